@@ -1,0 +1,1 @@
+"""Kafka helpers shared by producers, the API and tests."""

@@ -1,0 +1,222 @@
+"""A private PostgreSQL server from the Debian packages, its data directory under `.lakehouse/`.
+
+PostgreSQL refuses to run as root, so when we are root the server runs as the `postgres` system user
+that the Debian package creates. Only TCP on 127.0.0.1 is used (no Unix socket path length limits).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.local import processes
+from lakehouse.local.errors import InfraError
+
+log = logging.getLogger(__name__)
+
+DATABASE = "market_db"
+ADMIN_ROLE = "admin"
+WRITER_ROLE = "lakehouse_writer"
+READER_ROLE = "lakehouse_reader"
+SCHEMAS = ("silver", "gold")
+
+
+@dataclass(frozen=True)
+class PgPasswords:
+    admin: str
+    writer: str
+    reader: str
+
+
+def dsn(role: str, password: str, port: int, database: str = DATABASE) -> str:
+    return f"postgresql://{role}:{password}@127.0.0.1:{port}/{database}"
+
+
+def find_bin_dir() -> Path | None:
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name), reverse=True
+    )
+    if candidates:
+        return candidates[0].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+def install_server_packages() -> Path:
+    """Install PostgreSQL from Debian's packages when it is missing (needs root)."""
+    found = find_bin_dir()
+    if found is not None:
+        return found
+    if os.geteuid() != 0:
+        raise InfraError("PostgreSQL server binaries are missing: sudo apt-get install -y postgresql")
+    log.info("installing PostgreSQL from Debian packages (first run only)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if result.returncode != 0:
+            raise InfraError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+    found = find_bin_dir()
+    if found is None:
+        raise InfraError("apt-get installed postgresql but no initdb was found under /usr/lib/postgresql")
+    return found
+
+
+class LocalPostgres:
+    """Owns `<state>/postgres/`: the cluster directory and its log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        self.log_file = root.parent / "logs" / "postgres.log"
+        self.pid_file = processes.PidFile(self.data_dir / "postmaster.pid", marker=str(self.data_dir))
+
+    @staticmethod
+    def _as_server_user(command: list[str]) -> list[str]:
+        if os.geteuid() != 0:
+            return command
+        try:
+            import pwd
+
+            pwd.getpwnam("postgres")
+        except KeyError as error:
+            raise InfraError("running as root needs the `postgres` system user: apt-get install postgresql") from error
+        return ["runuser", "-u", "postgres", "--", *command]
+
+    def _chown_to_server_user(self, *paths: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        import pwd
+
+        entry = pwd.getpwnam("postgres")
+        for path in paths:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    @property
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def init_cluster(self, bin_dir: Path, admin_password: str) -> None:
+        if self.initialised:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._chown_to_server_user(self.root)
+        pwfile = self.root / ".initdb-pw"
+        pwfile.write_text(admin_password + "\n")
+        pwfile.chmod(0o600)
+        self._chown_to_server_user(pwfile)
+        try:
+            command = [
+                str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", ADMIN_ROLE, f"--pwfile={pwfile}",
+                "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale",
+            ]  # fmt: skip
+            result = subprocess.run(self._as_server_user(command), capture_output=True, text=True, check=False)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            hint = ""
+            if "Permission denied" in result.stderr:
+                hint = f"\nthe `postgres` user must be able to enter every parent folder of {self.root}"
+            raise InfraError(f"initdb failed:\n{result.stderr[-2000:]}{hint}")
+        log.info("initialised PostgreSQL cluster in %s", self.data_dir)
+
+    def clean_stale(self) -> None:
+        # postmaster.pid of a killed server names a dead pid; PostgreSQL then starts fine, but an orphan
+        # postmaster on this data dir (pid file lost) must be stopped first.
+        if self.pid_file.running_pid() is None:
+            for pid in processes.pids_with_marker(str(self.data_dir)):
+                log.warning("stopping orphaned PostgreSQL pid %s", pid)
+                processes.terminate(pid)
+
+    def start(self, bin_dir: Path, port: int) -> int:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        options = " ".join(
+            [
+                f"-p {port}",
+                "-c listen_addresses=127.0.0.1",
+                "-c unix_socket_directories=''",
+                "-c shared_buffers=256MB",
+                "-c max_connections=200",
+                "-c synchronous_commit=on",
+            ]
+        )
+        # The server writes to its own log; we hand it a file it can write as the postgres user.
+        server_log = self.root / "server.log"
+        command = [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(server_log), "-o", options, "-W", "start"]
+        result = subprocess.run(self._as_server_user(command), capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise InfraError(f"pg_ctl start failed:\n{result.stdout}{result.stderr}")
+        if not self.log_file.exists():
+            self.log_file.symlink_to(server_log)
+        pid = self.pid_file.read()
+        return pid or 0
+
+    def stop(self) -> None:
+        pid = self.pid_file.running_pid()
+        if pid is not None:
+            # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions and stop cleanly.
+            import signal
+
+            os.kill(pid, signal.SIGINT)
+            processes.wait_until(lambda: not processes.pid_alive(pid), 60, "PostgreSQL shutdown")
+
+
+def bootstrap_sql(passwords: PgPasswords) -> list[str]:
+    """Idempotent role, schema and privilege set-up inside market_db (run as the admin role)."""
+    statements = []
+    for role, password, read_only in (
+        (WRITER_ROLE, passwords.writer, False),
+        (READER_ROLE, passwords.reader, True),
+    ):
+        statements.append(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
+            f"CREATE ROLE {role} LOGIN; END IF; END $$"
+        )
+        statements.append(f"ALTER ROLE {role} WITH LOGIN PASSWORD '{password}'")
+        if read_only:
+            statements.append(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+    statements += [
+        f"GRANT CONNECT ON DATABASE {DATABASE} TO {WRITER_ROLE}, {READER_ROLE}",
+        f"GRANT CREATE ON DATABASE {DATABASE} TO {WRITER_ROLE}",
+        f"GRANT USAGE, CREATE ON SCHEMA public TO {WRITER_ROLE}",
+        f"GRANT USAGE ON SCHEMA public TO {READER_ROLE}",
+    ]
+    for schema in SCHEMAS:
+        statements += [
+            f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {WRITER_ROLE}",
+            f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}",
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {READER_ROLE}",
+        ]
+    for schema in (*SCHEMAS, "public"):
+        statements.append(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {READER_ROLE}"
+        )
+    return statements
+
+
+def bootstrap_database(port: int, passwords: PgPasswords) -> None:
+    import psycopg
+
+    admin_dsn = dsn(ADMIN_ROLE, passwords.admin, port, database="postgres")
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+    with psycopg.connect(dsn(ADMIN_ROLE, passwords.admin, port), autocommit=True) as conn:
+        for statement in bootstrap_sql(passwords):
+            conn.execute(statement)  # type: ignore[arg-type]
+
+
+def server_healthy(port: int, password: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn(ADMIN_ROLE, password, port, database="postgres"), connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Spark session factory shared by every Spark job and test."""
