@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.local.errors import InfraError
+from lakehouse.local.infra import InfraStatus
 from lakehouse.logging_setup import configure_logging
 from lakehouse.settings import SettingsError
 
@@ -30,7 +31,7 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(code=1)
 
 
-def _print_status(status) -> None:  # noqa: ANN001 - InfraStatus, imported lazily
+def _print_status(status: InfraStatus) -> None:
     table = Table("component", "running", "healthy", "pid", "endpoint")
     for component in status.components:
         table.add_row(

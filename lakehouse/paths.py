@@ -19,7 +19,9 @@ def env_file() -> Path:
 
 
 def jars_dir() -> Path:
-    return state_dir() / "jars"
+    """Resolved JVM jars; LAKEHOUSE_JARS_DIR lets several state folders share one copy."""
+    override = os.environ.get("LAKEHOUSE_JARS_DIR")
+    return Path(override).resolve() if override else state_dir() / "jars"
 
 
 def logs_dir() -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,9 +22,7 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "password"}
 
-DEFAULT_SYMBOLS = (
-    "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT"
-)
+DEFAULT_SYMBOLS = "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,TRXUSDT,AVAXUSDT,LINKUSDT"
 
 
 class SettingsError(RuntimeError):
@@ -77,9 +75,7 @@ class Settings(BaseSettings):
     pg_admin_dsn: str | None = Field(None, description="Superuser DSN; local mode and ops tasks only")
 
     # MLflow
-    mlflow_tracking_uri: str = Field(
-        default_factory=lambda: f"sqlite:///{state_dir() / 'mlflow' / 'mlflow.db'}"
-    )
+    mlflow_tracking_uri: str = Field(default_factory=lambda: f"sqlite:///{state_dir() / 'mlflow' / 'mlflow.db'}")
     mlflow_artifact_root: str = Field(default_factory=lambda: (state_dir() / "mlflow" / "artifacts").as_uri())
 
     # Ingestion
@@ -124,7 +120,9 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         keys: dict[str, str] = {}
-        for entry in _split_csv(value):  # type: ignore[union-attr]
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
             client, sep, digest = str(entry).partition(":")
             if not sep or not _CLIENT_NAME.match(client) or not _SHA256_HEX.match(digest.lower()):
                 raise ValueError(
@@ -183,7 +181,7 @@ def _describe(error: ValidationError) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment; a bad value raises SettingsError naming the variable."""
     env_files = tuple(path for path in (REPO_ROOT / ".env", env_file()) if path.exists())
     try:

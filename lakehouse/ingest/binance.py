@@ -18,7 +18,7 @@ BINANCE_SOURCE = "binance"
 _REQUIRED = ("s", "t", "p", "q", "T", "m")
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(ValueError):  # noqa: N818 - reads as "a malformed message", the thing raised
     """A frame that claims to be a trade but cannot become a TradeRecord."""
 
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -131,7 +132,9 @@ class LocalInfra:
         kafka_running = self.kafka.pid_file.running_pid() is not None
         pg_running = self.postgres.pid_file.running_pid() is not None
         ports.kafka = _choose_port(ports.kafka, KAFKA_PORT_VAR, kafka_running)
-        ports.kafka_controller = _choose_port(ports.kafka_controller, "LAKEHOUSE_INFRA_KAFKA_CONTROLLER_PORT", kafka_running)
+        ports.kafka_controller = _choose_port(
+            ports.kafka_controller, "LAKEHOUSE_INFRA_KAFKA_CONTROLLER_PORT", kafka_running
+        )
         ports.postgres = _choose_port(ports.postgres, PG_PORT_VAR, pg_running)
         self.ports_file.write_text(json.dumps(asdict(ports), indent=2))
         bootstrap = f"127.0.0.1:{ports.kafka}"
@@ -159,7 +162,7 @@ class LocalInfra:
         log.info("local infra healthy in %.1fs; settings in %s", time.monotonic() - started, env_file())
         return self.status()
 
-    def _kafka_alive_and(self, bootstrap: str):  # noqa: ANN202 - small closure factory
+    def _kafka_alive_and(self, bootstrap: str) -> Callable[[], bool]:
         def check() -> bool:
             if self.kafka.pid_file.running_pid() is None:
                 raise InfraError(f"the Kafka broker exited at start; see {self.kafka.log_file}")
@@ -199,9 +202,16 @@ class LocalInfra:
         pg_ok = pg_pid is not None and passwords is not None and server_healthy(ports.postgres, passwords.admin)
         return InfraStatus(
             [
-                ComponentStatus("kafka", kafka_pid is not None, kafka_ok, kafka_pid, bootstrap, str(self.kafka.log_file)),
                 ComponentStatus(
-                    "postgres", pg_pid is not None, pg_ok, pg_pid, f"127.0.0.1:{ports.postgres}", str(self.postgres.log_file)
+                    "kafka", kafka_pid is not None, kafka_ok, kafka_pid, bootstrap, str(self.kafka.log_file)
+                ),
+                ComponentStatus(
+                    "postgres",
+                    pg_pid is not None,
+                    pg_ok,
+                    pg_pid,
+                    f"127.0.0.1:{ports.postgres}",
+                    str(self.postgres.log_file),
                 ),
             ]
         )

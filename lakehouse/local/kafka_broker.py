@@ -147,6 +147,6 @@ def broker_healthy(bootstrap: str, timeout_s: float = 2.0) -> bool:
             {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout_s * 1000), "log_level": 0}
         )
         metadata = admin.list_topics(timeout=timeout_s)
-    except Exception:  # noqa: BLE001 - any failure means "not healthy yet"
+    except Exception:
         return False
     return bool(metadata.brokers)

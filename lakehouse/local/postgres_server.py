@@ -146,7 +146,17 @@ class LocalPostgres:
         )
         # The server writes to its own log; we hand it a file it can write as the postgres user.
         server_log = self.root / "server.log"
-        command = [str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(server_log), "-o", options, "-W", "start"]
+        command = [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(server_log),
+            "-o",
+            options,
+            "-W",
+            "start",
+        ]
         result = subprocess.run(self._as_server_user(command), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise InfraError(f"pg_ctl start failed:\n{result.stdout}{result.stderr}")
@@ -193,7 +203,8 @@ def bootstrap_sql(passwords: PgPasswords) -> list[str]:
         ]
     for schema in (*SCHEMAS, "public"):
         statements.append(
-            f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {READER_ROLE}"
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} "
+            f"GRANT SELECT ON TABLES TO {READER_ROLE}"
         )
     return statements
 
@@ -208,7 +219,7 @@ def bootstrap_database(port: int, passwords: PgPasswords) -> None:
             conn.execute(f"CREATE DATABASE {DATABASE}")
     with psycopg.connect(dsn(ADMIN_ROLE, passwords.admin, port), autocommit=True) as conn:
         for statement in bootstrap_sql(passwords):
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
 
 
 def server_healthy(port: int, password: str) -> bool:

@@ -89,7 +89,7 @@ def spawn(args: Sequence[str], log_file: Path, env: dict[str, str] | None = None
     """Start a detached process (own session, output to log_file) and return its pid."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as out:
-        process = subprocess.Popen(  # noqa: S603 - arguments are built by us, never from user input
+        process = subprocess.Popen(
             list(args),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -129,8 +129,11 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str, log_file:
         time.sleep(0.3)
     tail = ""
     if log_file is not None and log_file.exists():
-        tail = "\n--- last lines of " + str(log_file) + " ---\n" + "\n".join(
-            log_file.read_text(errors="replace").splitlines()[-25:]
+        tail = (
+            "\n--- last lines of "
+            + str(log_file)
+            + " ---\n"
+            + "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])
         )
     raise InfraError(f"{what} did not become healthy within {timeout_s:.0f}s{tail}")
 

@@ -1,0 +1,66 @@
+# Self-documenting: `make` lists the targets (every `## ` comment).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+RUN := uv run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: ## Install everything (Debian packages when root, uv, .venv, JVM jars)
+	@./scripts/bootstrap.sh
+
+.PHONY: demo
+demo: setup ## Run the whole platform locally, no Docker (Ctrl-C stops it)
+	@$(RUN) lakehouse demo
+
+.PHONY: test
+test: setup ## Run every test (unit, integration, e2e) against real local services
+	@$(RUN) pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: setup ## Unit tests only (no services)
+	@$(RUN) pytest -m unit $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: setup ## ruff and mypy
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy
+
+.PHONY: fmt
+fmt: setup ## Format and auto-fix
+	@$(RUN) ruff format .
+	@$(RUN) ruff check --fix .
+
+.PHONY: infra-up
+infra-up: setup ## Start local Kafka + PostgreSQL, write .lakehouse/env
+	@$(RUN) lakehouse infra up
+
+.PHONY: infra-down
+infra-down: ## Stop local Kafka + PostgreSQL
+	@$(RUN) lakehouse infra down
+
+.PHONY: bench
+bench: setup ## Run every benchmark; figures in bench/results/
+	@$(RUN) python -m bench
+
+.PHONY: requirements
+requirements: ## Re-export requirements.txt (for the images) from uv.lock
+	@uv export --frozen --no-dev --no-emit-project --no-hashes -o requirements.txt >/dev/null
+
+.PHONY: up
+up: ## docker compose: write .env with random secrets if missing, then start everything
+	@[ -f .env ] || ./scripts/make_env.sh > .env
+	@docker compose up -d --build
+
+.PHONY: down
+down: ## docker compose: stop everything (volumes are kept)
+	@docker compose down
+
+.PHONY: clean
+clean: ## Stop local infra and delete .lakehouse/ (all local data)
+	-@$(RUN) lakehouse infra down
+	rm -rf .lakehouse
