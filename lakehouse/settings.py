@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveInt, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lakehouse.paths import REPO_ROOT, env_file, state_dir
@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     binance_ws_url: str = "wss://stream.binance.com:9443"
     binance_rest_url: str = "https://api.binance.com"
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: DEFAULT_SYMBOLS.split(","))
+    api_workers: PositiveInt = Field(2, description="uvicorn worker processes of the ingestion API")
+    api_kafka_timeout_ms: PositiveInt = Field(
+        10_000, description="How long the API waits for Kafka to acknowledge a request's records before a 503"
+    )
+    api_retry_after_s: PositiveInt = Field(5, description="Retry-After (seconds) sent with a 503")
+    company_api_key: SecretStr | None = Field(None, description="API key fake_company.py posts with")
 
     # Operations
     alert_webhook_url: str | None = None
