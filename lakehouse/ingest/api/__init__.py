@@ -1,0 +1,1 @@
+"""The HTTP ingestion gateway: `POST /v1/trades` into Kafka `raw-trades`."""

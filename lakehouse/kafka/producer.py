@@ -1,0 +1,229 @@
+"""The one Kafka producer every writer of `raw-trades` uses: acks=all, idempotent, with delivery reports.
+
+confluent-kafka was picked over kafka-python by measurement (bench/producer_throughput.py and
+bench/api_throughput.py print both ceilings). Delivery reports arrive on whichever thread calls `poll()`:
+either the caller (`flush`, `produce_and_wait`) or the background poller (`start_polling`), which the
+asyncio API uses so a request can await its own records without flushing everybody else's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from lakehouse.schema.trade import TradeRecord
+
+log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+class ProducerClosedError(RuntimeError):
+    """produce() after close()."""
+
+
+@dataclass
+class BatchOutcome:
+    """Which records of a batch Kafka acknowledged, by their index in the batch."""
+
+    total: int
+    acked: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.acked) + len(self.failed) == self.total
+
+    @property
+    def all_acked(self) -> bool:
+        return len(self.acked) == self.total
+
+    def pending(self) -> list[int]:
+        settled = set(self.acked) | set(self.failed)
+        return [index for index in range(self.total) if index not in settled]
+
+
+class BatchTracker:
+    """Collects delivery reports of one batch; `on_complete` runs once, on the reporting thread."""
+
+    def __init__(self, total: int, on_complete: Callable[[BatchOutcome], None] | None = None) -> None:
+        self.outcome = BatchOutcome(total)
+        self._on_complete = on_complete
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+        if total == 0:
+            self._finish()
+
+    def callback(self, index: int) -> DeliveryCallback:
+        def report(error: KafkaError | None, _message: Message) -> None:
+            with self._lock:
+                if error is None:
+                    self.outcome.acked.append(index)
+                else:
+                    self.outcome.failed[index] = error.str()
+                finished = self.outcome.complete
+            if finished:
+                self._finish()
+
+        return report
+
+    def _finish(self) -> None:
+        self.done.set()
+        if self._on_complete is not None:
+            self._on_complete(self.outcome)
+
+
+def producer_config(bootstrap: str, *, client_id: str, message_timeout_ms: int, linger_ms: int) -> dict[str, Any]:
+    """The settings every trade writer shares; acks=all + idempotence give exactly-once per partition."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": linger_ms,
+        "compression.type": "lz4",
+        "batch.num.messages": 10_000,
+        "queue.buffering.max.messages": 500_000,
+        # Bounded: a caller that waits for acknowledgements must learn about an unreachable broker.
+        "message.timeout.ms": message_timeout_ms,
+        # A missing broker is reported through delivery reports; keep librdkafka's own log quiet about it.
+        "log.connection.close": False,
+    }
+
+
+class TradeProducer:
+    """Produces trades keyed by symbol to one topic; thread-safe (librdkafka is)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        client_id: str = "lakehouse",
+        message_timeout_ms: int = 30_000,
+        linger_ms: int = 5,
+        on_latency: Callable[[float], None] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.bootstrap = bootstrap
+        self._on_latency = on_latency
+        config = producer_config(
+            bootstrap, client_id=client_id, message_timeout_ms=message_timeout_ms, linger_ms=linger_ms
+        )
+        config["error_cb"] = self._on_error
+        self._producer = Producer(config)
+        self._closed = False
+        self._poller: threading.Thread | None = None
+        self._stop_polling = threading.Event()
+        self.last_error: str | None = None
+
+    def _on_error(self, error: KafkaError) -> None:
+        self.last_error = error.str()
+        # Broker-down errors repeat every few seconds while Kafka is away: one line each is enough.
+        log.warning("kafka client error: %s", error.str())
+        if error.fatal():
+            log.error("fatal Kafka producer error: %s", error.str())
+
+    def _with_latency(self, callback: DeliveryCallback | None) -> DeliveryCallback | None:
+        if self._on_latency is None:
+            return callback
+        observe = self._on_latency
+
+        def report(error: KafkaError | None, message: Message) -> None:
+            latency = message.latency()
+            if error is None and latency is not None:
+                observe(latency)
+            if callback is not None:
+                callback(error, message)
+
+        return report
+
+    def produce(self, key: bytes, value: bytes, on_delivery: DeliveryCallback | None = None) -> None:
+        """Queue one record; waits (serving delivery reports) while the local queue is full."""
+        if self._closed:
+            raise ProducerClosedError("the producer is closed")
+        callback = self._with_latency(on_delivery)
+        while True:
+            try:
+                if callback is None:
+                    self._producer.produce(self.topic, value=value, key=key)
+                else:
+                    self._producer.produce(self.topic, value=value, key=key, on_delivery=callback)
+                return
+            except BufferError:
+                # Back-pressure: the local queue is full until the broker acknowledges some records.
+                self._producer.poll(0.05)
+
+    def produce_trade(self, record: TradeRecord, on_delivery: DeliveryCallback | None = None) -> None:
+        self.produce(record.kafka_key(), record.to_json_bytes(), on_delivery)
+
+    def produce_batch(
+        self, items: Sequence[tuple[bytes, bytes]], on_complete: Callable[[BatchOutcome], None] | None = None
+    ) -> BatchTracker:
+        """Queue (key, value) pairs; the tracker reports which ones Kafka acknowledged."""
+        tracker = BatchTracker(len(items), on_complete)
+        for index, (key, value) in enumerate(items):
+            self.produce(key, value, tracker.callback(index))
+        return tracker
+
+    def produce_and_wait(self, items: Sequence[tuple[bytes, bytes]], timeout_s: float) -> BatchOutcome:
+        """Produce and block until every record is acknowledged or failed (or timeout_s passes)."""
+        tracker = self.produce_batch(items)
+        deadline = time.monotonic() + timeout_s
+        while not tracker.done.is_set() and time.monotonic() < deadline:
+            if self._poller is None:
+                self._producer.poll(0.05)
+            else:
+                tracker.done.wait(0.05)
+        return tracker.outcome
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        return self._producer.poll(timeout_s)
+
+    def flush(self, timeout_s: float = 30.0) -> int:
+        """Wait for outstanding records; returns how many are still not delivered."""
+        remaining: int = self._producer.flush(timeout_s)
+        if remaining:
+            log.error("%d record(s) still undelivered after %.0fs flush", remaining, timeout_s)
+        return remaining
+
+    def pending(self) -> int:
+        return len(self._producer)
+
+    def start_polling(self, interval_s: float = 0.05) -> None:
+        """Serve delivery reports on a background thread (for callers that must not block)."""
+        if self._poller is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop_polling.is_set():
+                self._producer.poll(interval_s)
+
+        self._poller = threading.Thread(target=loop, name=f"kafka-poll-{self.topic}", daemon=True)
+        self._poller.start()
+
+    def broker_reachable(self, timeout_s: float = 2.0) -> bool:
+        """True when a broker answers a metadata request for our topic."""
+        try:
+            metadata = self._producer.list_topics(self.topic, timeout=timeout_s)
+        except Exception:  # KafkaException on timeout; any failure means "not reachable now"
+            return False
+        topic = metadata.topics.get(self.topic)
+        return bool(metadata.brokers) and topic is not None and topic.error is None
+
+    def close(self, timeout_s: float = 30.0) -> int:
+        """Flush and stop the poller; returns the number of records left undelivered."""
+        if self._closed:
+            return 0
+        self._closed = True
+        self._stop_polling.set()
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+            self._poller = None
+        return self.flush(timeout_s)
