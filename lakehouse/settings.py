@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: PositiveInt = 4
     spark_driver_memory: str = "1g"
 
+    # Streaming jobs (consumer_lake.py, process_silver.py)
+    bronze_trigger_s: float = Field(5.0, gt=0, description="Bronze micro-batch interval in seconds")
+    silver_trigger_s: float = Field(1.0, gt=0, description="Silver micro-batch interval in seconds")
+    stream_max_offsets_per_trigger: PositiveInt = Field(
+        250_000, description="Upper bound of Kafka records per micro-batch (catch-up batch size)"
+    )
+    silver_scorer: str | None = Field(
+        None, description="module:function returning the silver scorer; unset = null predictions"
+    )
+    pg_silver_table: str = Field("silver.trades", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+    pg_prices_view: str = Field("public.crypto_prices", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+    stream_fault_pause_s: float = Field(
+        0.0, ge=0, description="Fault drills only: pause inside each batch at its crash-sensitive point"
+    )
+
     # PostgreSQL
     pg_dsn: str | None = Field(None, description="postgresql://writer:password@host:port/market_db")
     pg_readonly_dsn: str | None = Field(None, description="DSN of the read-only role (dashboard, Metabase)")
