@@ -1,0 +1,1 @@
+"""Price forecasting: features shared by training and the silver stream, training, registry, scoring."""

@@ -1,0 +1,164 @@
+"""Train the price forecaster on silver history, track it in MLflow, and gate the champion alias."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from lakehouse.ml import registry
+from lakehouse.ml.evaluation import PREDICTED_RETURN, TimeSplit, forecast_metrics, time_split, with_baseline
+from lakehouse.ml.features import FEATURE_COLUMNS, LOOKBACK_S, add_features
+from lakehouse.ml.gate import GateDecision, decide
+from lakehouse.ml.target import HORIZON_S, LABEL, add_target
+from lakehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.ml import PipelineModel
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+SILVER_COLUMNS = ("symbol", "trade_id", "trade_time", "price", "quantity", "side")
+ModelKind = Literal["gbt", "linear"]
+Progress = Callable[[str], None]
+
+
+class NotEnoughHistoryError(RuntimeError):
+    """Silver holds too little labelled history to train and validate a model."""
+
+
+@dataclass
+class TrainingResult:
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    champion: dict[str, float] | None
+    decision: GateDecision
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def load_silver(spark: SparkSession, settings: Settings) -> DataFrame:
+    return spark.read.format("delta").load(settings.table_uri("silver", "trades")).select(*SILVER_COLUMNS)
+
+
+def build_pipeline(kind: ModelKind, seed: int = 7) -> object:
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.regression import GBTRegressor, LinearRegression
+
+    assembler = VectorAssembler(inputCols=list(FEATURE_COLUMNS), outputCol="features", handleInvalid="keep")
+    regressor = (
+        GBTRegressor(labelCol=LABEL, predictionCol="prediction", maxIter=40, maxDepth=4, stepSize=0.1, seed=seed)
+        if kind == "gbt"
+        else LinearRegression(labelCol=LABEL, predictionCol="prediction", regParam=0.01, elasticNetParam=0.0)
+    )
+    return Pipeline(stages=[assembler, regressor])
+
+
+def score(model: PipelineModel, featured: DataFrame) -> DataFrame:
+    """The model predicts the H-second log return; keep it as PREDICTED_RETURN."""
+    return model.transform(featured).withColumnRenamed("prediction", PREDICTED_RETURN).drop("features")
+
+
+def _champion_metrics(valid: DataFrame, progress: Progress) -> dict[str, float] | None:
+    """The champion's metrics on the candidate's validation rows (None: no champion, or it cannot score)."""
+    champion = registry.current_champion()
+    if champion is None:
+        return None
+    import mlflow.spark
+
+    progress(f"scoring champion v{champion.version} on the same validation window")
+    try:
+        model = mlflow.spark.load_model(registry.champion_model_uri())
+        return forecast_metrics(score(model, valid))
+    except Exception as error:
+        log.warning("champion v%s cannot be scored (%s); comparing with the baseline only", champion.version, error)
+        return None
+
+
+def train(
+    spark: SparkSession,
+    settings: Settings,
+    kind: ModelKind = "gbt",
+    min_train_rows: int = 500,
+    progress: Progress = log.info,
+) -> TrainingResult:
+    import mlflow
+    import mlflow.spark
+    from mlflow.models import infer_signature
+
+    started = time.monotonic()
+    registry.configure_mlflow(settings)
+    progress("reading silver history and computing features")
+    labelled = add_target(add_features(load_silver(spark, settings))).cache()
+    total = labelled.count()
+    if total == 0:
+        raise NotEnoughHistoryError("silver has no trade with a fully observed horizon yet")
+    split: TimeSplit = time_split(labelled)
+    train_rows, valid_rows = split.train.count(), split.valid.count()
+    if train_rows < min_train_rows or valid_rows < max(50, min_train_rows // 10):
+        raise NotEnoughHistoryError(
+            f"need at least {min_train_rows} training rows and {max(50, min_train_rows // 10)} validation rows, "
+            f"have {train_rows} and {valid_rows}; let the streams run longer"
+        )
+
+    with mlflow.start_run(run_name=f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}") as run:
+        mlflow.log_params(
+            {
+                "model": kind,
+                "horizon_s": HORIZON_S,
+                "lookback_s": LOOKBACK_S,
+                "features": ",".join(FEATURE_COLUMNS),
+                "train_rows": train_rows,
+                "valid_rows": valid_rows,
+                "train_end_ms": split.train_end_ms,
+                "valid_start_ms": split.cutoff_ms,
+            }
+        )
+        progress(f"fitting {kind} on {train_rows} rows")
+        model = build_pipeline(kind).fit(split.train)  # type: ignore[attr-defined]
+        progress(f"evaluating on {valid_rows} validation rows")
+        metrics = forecast_metrics(score(model, split.valid))
+        baseline = forecast_metrics(with_baseline(split.valid))
+        champion_metrics = _champion_metrics(split.valid, progress)
+        mlflow.log_metrics({k: v for k, v in metrics.items() if k != "rows"})
+        mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items() if k != "rows"})
+        mlflow.log_metric("rmse_improvement_over_baseline", (baseline["rmse"] - metrics["rmse"]) / baseline["rmse"])
+        mlflow.log_metric("mae_improvement_over_baseline", (baseline["mae"] - metrics["mae"]) / baseline["mae"])
+        if champion_metrics is not None:
+            mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items() if k != "rows"})
+
+        progress("logging the model to MLflow")
+        example = split.valid.select(*FEATURE_COLUMNS).limit(5).toPandas()
+        signature = infer_signature(example, model.transform(split.valid.limit(5)).select("prediction").toPandas())
+        info = mlflow.spark.log_model(
+            model,
+            artifact_path="model",
+            registered_model_name=registry.MODEL_NAME,
+            signature=signature,
+            input_example=example,
+        )
+        version = str(info.registered_model_version)
+        decision = decide(metrics["rmse"], baseline["rmse"], champion_metrics["rmse"] if champion_metrics else None)
+        tags = {"promotion": "promoted" if decision.promote else "rejected", "gate_reason": decision.reason}
+        mlflow.set_tags(tags)
+        registry.tag_version(version, tags)
+        if decision.promote:
+            registry.promote(version)
+        else:
+            log.warning("version %s registered without @%s: %s", version, registry.CHAMPION_ALIAS, decision.reason)
+        mlflow.log_metric("training_seconds", time.monotonic() - started)
+    labelled.unpersist()
+    return TrainingResult(
+        version=version,
+        run_id=run.info.run_id,
+        metrics=metrics,
+        baseline=baseline,
+        champion=champion_metrics,
+        decision=decision,
+        rows={"train": train_rows, "valid": valid_rows},
+    )
