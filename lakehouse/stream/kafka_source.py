@@ -1,0 +1,32 @@
+"""The streaming Kafka reader both jobs share."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakehouse.settings import Settings
+
+KAFKA_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "timestampType")
+
+
+def read_topic(
+    spark: SparkSession, settings: Settings, topic: str | None = None, max_offsets: int | None = None
+) -> DataFrame:
+    """A streaming DataFrame of Kafka records (key, value, topic, partition, offset, timestamp, timestampType).
+
+    `failOnDataLoss` stays on: offsets that expired before we read them stop the query with an error
+    instead of being skipped, so a gap is never silent.
+    """
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", topic or settings.kafka_topic)
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "true")
+        .option("maxOffsetsPerTrigger", str(max_offsets or settings.stream_max_offsets_per_trigger))
+        .load()
+        .select(*KAFKA_COLUMNS)
+    )

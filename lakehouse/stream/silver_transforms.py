@@ -1,0 +1,244 @@
+"""Pure silver transforms (DataFrame -> DataFrame): parse, validate, rank duplicates, type, quarantine.
+
+Input is the Kafka record shape (`key`, `value`, `topic`, `partition`, `offset`, `timestamp`), as read
+from Kafka or from bronze. The rules mirror `TradeRecord` and reuse its constants, so a record the API
+would reject never reaches silver, and vice versa. Nothing here does I/O, so every rule is unit tested
+on tiny DataFrames.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType
+
+from lakehouse.schema.trade import (
+    DECIMAL_PATTERN,
+    MAX_CLOCK_SKEW_MS,
+    MIN_EVENT_TIME_MS,
+    SCHEMA_VERSION,
+    SOURCE_PATTERN,
+    SYMBOL_PATTERN,
+    TradeRecord,
+    spark_schema,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+DECIMAL_TYPE = "decimal(38,18)"  # 20 integer + 18 fraction digits: exactly what DECIMAL_PATTERN admits
+IDENTITY = ("source", "symbol", "trade_id")
+KAFKA_COORDINATES = ("topic", "partition", "offset")
+SIDES = ("buy", "sell")
+TRADE_ID_MAX_LENGTH = 64
+REASON_SEPARATOR = "; "
+CONFLICT_REASON = "trade_id: already recorded with a different trade_time (conflicting duplicate)"
+
+# JSON type that schema_of_variant reports for each Spark type of the canonical schema.
+_JSON_TYPE = {StringType(): "STRING", LongType(): "BIGINT"}
+
+SILVER_COLUMNS = (
+    "source",
+    "symbol",
+    "trade_id",
+    "price",
+    "quantity",
+    "notional",
+    "side",
+    "trade_time",
+    "trade_date",
+    "ingest_time",
+    "ingest_latency_ms",
+    "schema_version",
+    "predicted_price",
+    "model_version",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "processed_at",
+)
+
+QUARANTINE_COLUMNS = (
+    "value",
+    "key",
+    "reason",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "quarantined_at",
+)
+
+
+def _whole_match(pattern: str) -> str:
+    """Python/Rust `$` ends the text; Java's also matches before a final newline, so anchor with \\z."""
+    return pattern[:-1] + r"\z" if pattern.endswith("$") else pattern
+
+
+def _required_fields() -> list[str]:
+    return [name for name, info in TradeRecord.model_fields.items() if info.is_required()]
+
+
+def _rule(failed: Column, reason: str) -> Column:
+    return F.when(failed, F.lit(reason))
+
+
+def _field_rules(now_ms: int) -> list[Column]:
+    """One nullable reason per rule, evaluated on the parsed `t` struct (null = the rule holds)."""
+    t = F.col("_t")
+    price = F.col("_price")
+    quantity = F.col("_quantity")
+    max_event_ms = now_ms + MAX_CLOCK_SKEW_MS
+    rules = [
+        _rule(~t.source.rlike(_whole_match(SOURCE_PATTERN)), "source: must match " + SOURCE_PATTERN),
+        _rule(~t.symbol.rlike(_whole_match(SYMBOL_PATTERN)), "symbol: must match " + SYMBOL_PATTERN),
+        _rule(
+            (F.length(t.trade_id) < 1) | (F.length(t.trade_id) > TRADE_ID_MAX_LENGTH),
+            f"trade_id: must be 1..{TRADE_ID_MAX_LENGTH} characters",
+        ),
+        _rule(~t.side.isin(*SIDES), "side: must be one of " + "/".join(SIDES)),
+        _rule(t.trade_time < MIN_EVENT_TIME_MS, f"trade_time: before 2000-01-01 ({MIN_EVENT_TIME_MS} ms)"),
+        _rule(t.trade_time > max_event_ms, "trade_time: more than 24 hours in the future"),
+        _rule(t.ingest_time < 0, "ingest_time: must be >= 0"),
+        _rule(F.coalesce(t.schema_version, F.lit(SCHEMA_VERSION)) < 1, "schema_version: must be >= 1"),
+    ]
+    for name, parsed in (("price", price), ("quantity", quantity)):
+        raw = t[name]
+        rules.append(_rule(~raw.rlike(_whole_match(DECIMAL_PATTERN)), f"{name}: must be a decimal string"))
+        rules.append(_rule(raw.rlike(_whole_match(DECIMAL_PATTERN)) & (parsed <= 0), f"{name}: must be positive"))
+    return rules
+
+
+def _shape_rules() -> list[Column]:
+    """The JSON must be an object with the canonical keys, each of the canonical JSON type."""
+    variant = F.col("_variant")
+    schema = spark_schema()
+    known = F.array(*[F.lit(field.name) for field in schema.fields])
+    keys = F.json_object_keys(F.col("_text"))
+    rules = [
+        _rule(F.col("_text").isNull(), "value: not UTF-8 text"),
+        _rule(variant.isNull() & F.col("_text").isNotNull(), "value: not valid JSON"),
+        _rule(variant.isNotNull() & keys.isNull(), "value: JSON is not an object"),
+        _rule(
+            F.size(F.array_except(keys, known)) > 0,
+            F.concat(F.lit("unexpected fields: "), F.array_join(F.array_sort(F.array_except(keys, known)), ",")),
+        ),
+    ]
+    required = set(_required_fields())
+    for field in schema.fields:
+        json_type = F.expr(f"schema_of_variant(try_variant_get(_variant, '$.{field.name}', 'variant'))")
+        expected = _JSON_TYPE[field.dataType]
+        present = F.array_contains(keys, field.name)
+        if field.name in required:
+            rules.append(_rule(keys.isNotNull() & ~present, f"{field.name}: missing"))
+        rules.append(
+            _rule(
+                present & (json_type != expected),
+                F.concat(F.lit(f"{field.name}: expected JSON {expected.lower()}, got "), F.lower(json_type)),
+            )
+        )
+    return rules
+
+
+def validate(raw: DataFrame, now_ms: int) -> DataFrame:
+    """Add `_t` (the parsed record), typed `_price`/`_quantity` and `reason` (null when the record is valid).
+
+    `now_ms` bounds future event times; the caller passes the batch time so a replayed batch is judged
+    by the same clock reading only when it matters (a trade 24 h in the future stays rejected).
+    """
+    # Bytes that are not UTF-8 are quarantined as such rather than parsed into replacement characters.
+    text = F.when(F.expr("is_valid_utf8(cast(value AS STRING))"), F.col("value").cast("string"))
+    parsed = (
+        raw.withColumn("_text", text)
+        .withColumn("_variant", F.expr("try_parse_json(_text)"))
+        .withColumn("_t", F.from_json(F.col("_text"), spark_schema()))
+        .withColumn("_price", F.col("_t.price").try_cast(DECIMAL_TYPE))
+        .withColumn("_quantity", F.col("_t.quantity").try_cast(DECIMAL_TYPE))
+        .withColumn("_notional", F.try_multiply(F.col("_price"), F.col("_quantity")).try_cast(DECIMAL_TYPE))
+    )
+    shape = F.filter(F.array(*_shape_rules()), lambda reason: reason.isNotNull())
+    fields = F.filter(F.array(*_field_rules(now_ms)), lambda reason: reason.isNotNull())
+    overflow = F.filter(
+        F.array(
+            _rule(
+                F.col("_price").isNotNull() & F.col("_quantity").isNotNull() & F.col("_notional").isNull(),
+                "notional: price x quantity overflows DECIMAL(38,18)",
+            )
+        ),
+        lambda reason: reason.isNotNull(),
+    )
+    # Field rules are only meaningful once the shape is right (a wrong type already says why).
+    reasons = F.when(F.size(shape) > 0, shape).otherwise(F.concat(fields, overflow))
+    return parsed.withColumn(
+        "reason", F.when(F.size(reasons) > 0, F.array_join(reasons, REASON_SEPARATOR)).cast("string")
+    )
+
+
+def rank_duplicates(valid: DataFrame) -> DataFrame:
+    """Add `dup_rank` (1 = first copy of the identity in Kafka order) and the first copy's `_first_trade_time`.
+
+    Earliest Kafka coordinates win, so the choice is the same on every replay of the batch.
+    """
+    identity = [F.col(f"_t.{name}") for name in IDENTITY]
+    by_identity = Window.partitionBy(*identity).orderBy(*[F.col(name) for name in KAFKA_COORDINATES])
+    return valid.withColumn("dup_rank", F.row_number().over(by_identity)).withColumn(
+        "_first_trade_time", F.first(F.col("_t.trade_time")).over(by_identity)
+    )
+
+
+def conflicting_duplicates(ranked: DataFrame) -> DataFrame:
+    """Later copies of an identity that disagree on trade_time: not a harmless replay, so quarantine them."""
+    return ranked.where((F.col("dup_rank") > 1) & (F.col("_t.trade_time") != F.col("_first_trade_time"))).withColumn(
+        "reason", F.lit(CONFLICT_REASON)
+    )
+
+
+def to_silver(first_copies: DataFrame, processed_at_ms: int) -> DataFrame:
+    """Typed silver rows (plus the raw `value`/`key` kept for a possible quarantine of a conflict)."""
+    t = F.col("_t")
+    trade_time = F.timestamp_millis(t.trade_time)
+    return first_copies.select(
+        t.source.alias("source"),
+        t.symbol.alias("symbol"),
+        t.trade_id.alias("trade_id"),
+        F.col("_price").alias("price"),
+        F.col("_quantity").alias("quantity"),
+        F.col("_notional").alias("notional"),
+        t.side.alias("side"),
+        trade_time.alias("trade_time"),
+        F.to_date(trade_time).alias("trade_date"),
+        F.timestamp_millis(t.ingest_time).alias("ingest_time"),
+        (t.ingest_time - t.trade_time).alias("ingest_latency_ms"),
+        F.coalesce(t.schema_version, F.lit(SCHEMA_VERSION)).cast("int").alias("schema_version"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.timestamp_millis(F.lit(processed_at_ms)).alias("processed_at"),
+        F.col("value"),
+        F.col("key"),
+    )
+
+
+def quarantine_rows(rejected: DataFrame, quarantined_at_ms: int) -> DataFrame:
+    """Quarantine shape: the raw value unchanged, the reason and the Kafka coordinates."""
+    has_coordinates = "topic" in rejected.columns
+    prefix = "" if has_coordinates else "kafka_"
+    return rejected.select(
+        F.col("value"),
+        F.col("key"),
+        F.col("reason"),
+        F.col(f"{prefix}topic").alias("kafka_topic"),
+        F.col(f"{prefix}partition").alias("kafka_partition"),
+        F.col(f"{prefix}offset").alias("kafka_offset"),
+        F.col(f"{prefix}timestamp").alias("kafka_timestamp"),
+        F.timestamp_millis(F.lit(quarantined_at_ms)).alias("quarantined_at"),
+    )
+
+
+def not_yet_in(candidates: DataFrame, existing: DataFrame) -> DataFrame:
+    """Candidates whose identity is absent from `existing` (the already-pruned silver lookup)."""
+    return candidates.join(existing.select(*IDENTITY), list(IDENTITY), "left_anti")

@@ -1,0 +1,29 @@
+-- The PostgreSQL mirror of Delta silver/trades (one row per trade identity) and the legacy view.
+-- Placeholders are filled with quoted identifiers by lakehouse.stream.postgres_mirror.
+CREATE TABLE IF NOT EXISTS {table} (
+    source            text             NOT NULL,
+    symbol            text             NOT NULL,
+    trade_id          text             NOT NULL,
+    price             numeric(38, 18)  NOT NULL CHECK (price > 0),
+    quantity          numeric(38, 18)  NOT NULL CHECK (quantity > 0),
+    notional          numeric(38, 18)  NOT NULL,
+    side              text             NOT NULL CHECK (side IN ('buy', 'sell')),
+    trade_time        timestamptz      NOT NULL,
+    trade_date        date             NOT NULL,
+    ingest_time       timestamptz      NOT NULL,
+    ingest_latency_ms bigint           NOT NULL,
+    schema_version    integer          NOT NULL,
+    predicted_price   double precision,
+    model_version     text,
+    kafka_topic       text             NOT NULL,
+    kafka_partition   integer          NOT NULL,
+    kafka_offset      bigint           NOT NULL,
+    kafka_timestamp   timestamptz      NOT NULL,
+    processed_at      timestamptz      NOT NULL,
+    PRIMARY KEY (source, symbol, trade_id)
+);
+-- dbt candles, the dashboard and freshness checks read by symbol over a time range.
+CREATE INDEX IF NOT EXISTS {time_index} ON {table} (symbol, trade_time);
+CREATE OR REPLACE VIEW {view} AS
+SELECT symbol, trade_time, price, quantity, notional, side, source, trade_id, predicted_price, model_version
+FROM {table};
