@@ -1,0 +1,167 @@
+"""The Binance producer: wiring of source (live / replay), pipeline, Kafka, metrics and signals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lakehouse.ingest.backfill import RestBackfiller
+from lakehouse.ingest.pipeline import TradePipeline
+from lakehouse.ingest.producer_metrics import ProducerMetrics
+from lakehouse.ingest.sources import LiveSource, can_connect, run_replay, stream_url
+from lakehouse.ingest.standin import ExchangeStandIn
+from lakehouse.kafka.producer import TradeProducer
+from lakehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProducerOptions:
+    source: Literal["live", "replay"] = "live"
+    file: Path | None = None
+    speed: float = 1.0
+    symbols: list[str] | None = None
+    fallback: Literal["none", "standin"] = "none"
+    standin_rate: float = 50.0
+    metrics_port: int | None = None
+    flush_timeout_s: float = 30.0
+
+
+async def _live_endpoints(
+    settings: Settings, options: ProducerOptions, symbols: list[str]
+) -> tuple[str, str, ExchangeStandIn | None]:
+    """(ws base url, REST url, stand-in we started): Binance, or the stand-in when asked to fall back."""
+    if options.fallback != "standin":
+        return settings.binance_ws_url, settings.binance_rest_url, None
+    failure = await can_connect(stream_url(settings.binance_ws_url, symbols), timeout_s=10)
+    if failure is None:
+        return settings.binance_ws_url, settings.binance_rest_url, None
+    log.warning(
+        "Binance at %s is unreachable (%s). FALLING BACK to the local exchange stand-in: the trades that follow "
+        "are GENERATED (synthetic prices, %.0f trades/s), not real market data.",
+        settings.binance_ws_url, failure, options.standin_rate,
+    )  # fmt: skip
+    standin = ExchangeStandIn(symbols, rate_per_s=options.standin_rate)
+    await asyncio.to_thread(standin.start)
+    return standin.ws_url, standin.rest_url, standin
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGINT / SIGTERM end the source loop; run_producer then flushes Kafka before returning."""
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signum: signal.Signals) -> None:
+        log.info("%s received: flushing and stopping", signum.name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, request_stop, signum)
+
+
+async def run_producer(
+    settings: Settings,
+    options: ProducerOptions,
+    stop: asyncio.Event | None = None,
+    metrics: ProducerMetrics | None = None,
+) -> ProducerMetrics:
+    """Run until the source ends (replay) or `stop` is set (signal); flush Kafka; return the metrics."""
+    stop = stop or asyncio.Event()
+    metrics = metrics or ProducerMetrics()
+    symbols = options.symbols or settings.symbols
+    if options.metrics_port is not None:
+        metrics.serve(options.metrics_port)
+    producer = TradeProducer(
+        settings.kafka_bootstrap,
+        settings.kafka_topic,
+        client_id=f"binance-producer-{options.source}",
+        message_timeout_ms=300_000,  # ride out a Kafka restart rather than drop trades
+        on_latency=metrics.produce_latency.observe,
+    )
+    standin: ExchangeStandIn | None = None
+    backfiller: RestBackfiller | None = None
+    try:
+        if options.source == "replay":
+            if options.file is None:
+                raise ValueError("--source replay needs --file FILE")
+            pipeline = TradePipeline(producer, metrics)
+            log.info("replaying %s at %s into %s", options.file, _speed_text(options.speed), settings.kafka_topic)
+            await run_replay(options.file, options.speed, pipeline, stop)
+        else:
+            ws_base, rest_url, standin = await _live_endpoints(settings, options, symbols)
+            backfiller = RestBackfiller(rest_url)
+            pipeline = TradePipeline(producer, metrics, backfiller)
+            url = stream_url(ws_base, symbols)
+            log.info("streaming %d symbol(s) from %s into %s", len(symbols), url, settings.kafka_topic)
+            await LiveSource(url, pipeline).run(stop)
+    finally:
+        left = await asyncio.to_thread(producer.close, options.flush_timeout_s)
+        if backfiller is not None:
+            await backfiller.close()
+        if standin is not None:
+            await asyncio.to_thread(standin.stop)
+        log.info(
+            "producer stopped: received=%d produced=%d malformed=%d gaps=%d backfilled=%d reconnects=%d undelivered=%d",
+            metrics.value("received"), metrics.value("produced"), metrics.value("malformed"),
+            metrics.value("gaps"), metrics.value("backfilled"), metrics.value("reconnects"), left,
+        )  # fmt: skip
+    return metrics
+
+
+def _speed_text(speed: float) -> str:
+    return "full speed" if speed == 0 else f"{speed:g}x real time"
+
+
+def parse_args(argv: list[str] | None = None) -> ProducerOptions:
+    parser = argparse.ArgumentParser(
+        prog="producer.py",
+        description="Binance trades (live combined stream, or a recording) into Kafka raw-trades.",
+    )
+    parser.add_argument("--source", choices=["live", "replay"], default="live", help="live (default) or replay")
+    parser.add_argument("--file", type=Path, help="recording to replay: JSON lines, plain or .gz")
+    parser.add_argument("--speed", type=float, default=1.0, help="replay speed, x real time (0: as fast as possible)")
+    parser.add_argument("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT (default LAKEHOUSE_SYMBOLS)")
+    parser.add_argument(
+        "--fallback",
+        choices=["none", "standin"],
+        default="none",
+        help="live only: when Binance cannot be reached, start the local stand-in with GENERATED trades",
+    )
+    parser.add_argument("--standin-rate", type=float, default=50.0, help="trades/s the fallback stand-in makes")
+    parser.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics here (default LAKEHOUSE_METRICS_PORT)"
+    )
+    args = parser.parse_args(argv)
+    if args.source == "replay" and args.file is None:
+        parser.error("--source replay needs --file FILE")
+    if args.speed < 0:
+        parser.error("--speed must be >= 0")
+    symbols = [part.strip().upper() for part in args.symbols.split(",") if part.strip()] if args.symbols else None
+    return ProducerOptions(
+        source=args.source,
+        file=args.file,
+        speed=args.speed,
+        symbols=symbols,
+        fallback=args.fallback,
+        standin_rate=args.standin_rate,
+        metrics_port=args.metrics_port,
+    )
+
+
+def main(settings: Settings, argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    if options.metrics_port is None:
+        options.metrics_port = settings.metrics_port
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        _install_signal_handlers(stop)
+        await run_producer(settings, options, stop)
+
+    asyncio.run(run())
+    return 0

@@ -1,0 +1,390 @@
+"""A local stand-in for the Binance exchange: combined-stream WebSocket + the REST trades endpoints.
+
+Tests, benchmarks and the offline demo use it instead of `wss://stream.binance.com`. It speaks the same
+protocol (`/stream?streams=btcusdt@trade/...` with `{"stream":..,"data":..}` frames, server pings) from a
+synthetic market or a recording, keeps what it sent for `/api/v3/historicalTrades` and `/api/v3/trades`
+(so gaps can be backfilled), and misbehaves on request: drop the connections, send a malformed frame,
+skip trade ids. Control it in-process (methods) or over HTTP (`/control/drop`, `/control/malformed`,
+`/control/skip?symbol=BTCUSDT&count=3`, `/control/stats`).
+
+One port serves both: `process_request` answers plain HTTP before the WebSocket handshake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from lakehouse.ingest.binance import is_trade_payload, unwrap
+from lakehouse.ingest.replay import read_recording, recorded_time_ms
+
+log = logging.getLogger(__name__)
+
+MALFORMED_FRAME = '{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","t":'  # cut short on purpose
+_BASE_PRICES = {"BTCUSDT": "65000", "ETHUSDT": "3500", "BNBUSDT": "600", "SOLUSDT": "150", "XRPUSDT": "0.6"}
+_EIGHT_PLACES = Decimal("0.00000001")
+
+
+class SyntheticMarket:
+    """Sequential trade ids and a small random walk of prices per symbol (seeded: reproducible)."""
+
+    def __init__(self, symbols: Iterable[str], seed: int = 7, first_id: int = 1_000_000) -> None:
+        self._random = random.Random(seed)  # noqa: S311 - a simulation, not security
+        self.symbols = [symbol.upper() for symbol in symbols]
+        self._next_id = dict.fromkeys(self.symbols, first_id)
+        self._price = {symbol: float(_BASE_PRICES.get(symbol, "100")) for symbol in self.symbols}
+
+    def next_trade(self, symbol: str, now_ms: int) -> dict[str, Any]:
+        trade_id = self._next_id[symbol]
+        self._next_id[symbol] = trade_id + 1
+        self._price[symbol] *= 1 + self._random.gauss(0, 0.0002)
+        price = Decimal(repr(self._price[symbol])).quantize(_EIGHT_PLACES)
+        quantity = Decimal(repr(self._random.uniform(0.0001, 2))).quantize(_EIGHT_PLACES)
+        return {
+            "e": "trade",
+            "E": now_ms,
+            "s": symbol,
+            "t": trade_id,
+            "p": f"{price:f}",
+            "q": f"{quantity:f}",
+            "T": now_ms,
+            "m": self._random.random() < 0.5,
+            "M": True,
+        }
+
+
+def combined_frame(payload: dict[str, Any]) -> str:
+    return json.dumps({"stream": f"{str(payload['s']).lower()}@trade", "data": payload}, separators=(",", ":"))
+
+
+def rest_trade(payload: dict[str, Any]) -> dict[str, Any]:
+    """A trade as /api/v3/historicalTrades returns it."""
+    price, quantity = Decimal(payload["p"]), Decimal(payload["q"])
+    return {
+        "id": payload["t"],
+        "price": payload["p"],
+        "qty": payload["q"],
+        "quoteQty": f"{(price * quantity).quantize(_EIGHT_PLACES):f}",
+        "time": payload["T"],
+        "isBuyerMaker": payload["m"],
+        "isBestMatch": True,
+    }
+
+
+def subscribed_symbols(path: str) -> set[str] | None:
+    """`/stream?streams=btcusdt@trade/ethusdt@trade` -> {BTCUSDT, ETHUSDT}; None for another path."""
+    parts = urlsplit(path)
+    if parts.path.rstrip("/") != "/stream":
+        return None
+    streams = parse_qs(parts.query).get("streams", [""])[0]
+    return {name.split("@")[0].upper() for name in streams.split("/") if name.endswith("@trade")}
+
+
+@dataclass
+class StandInStats:
+    generated: int = 0
+    sent: int = 0
+    skipped: int = 0
+    malformed_sent: int = 0
+    connections: int = 0
+    drops: int = 0
+    rest_requests: int = 0
+
+
+@dataclass
+class _Client:
+    connection: ServerConnection
+    symbols: set[str]
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=20_000))
+
+
+class ExchangeStandIn:
+    """Run with `start()` (a background thread with its own event loop) and `stop()`, or as a context manager.
+
+    rate_per_s: trades per second over all symbols; None = as fast as the clients read.
+    total: stop generating after this many trades (None = forever).
+    recording: serve this recording's trade messages instead of a synthetic market (at `speed`).
+    Trades are only generated once a first client subscribed, so a test or benchmark loses nothing to
+    start-up; later, trades keep coming while clients are away, as on the real exchange.
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"),
+        *,
+        rate_per_s: float | None = 200.0,
+        total: int | None = None,
+        recording: Path | None = None,
+        speed: float = 1.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ping_interval_s: float | None = 20.0,
+        history_per_symbol: int = 200_000,
+        seed: int = 7,
+    ) -> None:
+        self.market = SyntheticMarket(symbols, seed=seed)
+        self.rate_per_s = rate_per_s
+        self.total = total
+        self.recording = recording
+        self.speed = speed
+        self.host = host
+        self.port = port
+        self.ping_interval_s = ping_interval_s
+        self.stats = StandInStats()
+        self.history: dict[str, deque[dict[str, Any]]] = {}
+        self._history_size = history_per_symbol
+        self._skip: dict[str, int] = {}
+        self._clients: list[_Client] = []
+        self._first_client = threading.Event()
+        self.finished = threading.Event()
+        self.rest_enabled = True
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Server | None = None
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+
+    # --- addresses --------------------------------------------------------------------------------
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> ExchangeStandIn:
+        self._thread = threading.Thread(target=self._run_thread, name="exchange-standin", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the exchange stand-in did not start within 10 s")
+        log.info("exchange stand-in listening on %s (REST on %s)", self.ws_url, self.rest_url)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> ExchangeStandIn:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _run_thread(self) -> None:
+        asyncio.run(self.serve_forever())
+
+    async def serve_forever(self) -> None:
+        """Serve until stop() (also usable directly inside an event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        async with serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            ping_interval=self.ping_interval_s,
+            ping_timeout=self.ping_interval_s,
+            compression=None,
+        ) as server:
+            self._server = server
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            self._ready.set()
+            generator = asyncio.create_task(self._generate())
+            await self._stopping.wait()
+            generator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await generator
+
+    # --- misbehaviour on request (thread-safe) -------------------------------------------------------
+    def _call(self, function: Any, *args: Any) -> None:
+        if self._loop is None:
+            raise RuntimeError("the stand-in is not running")
+        self._loop.call_soon_threadsafe(function, *args)
+
+    def drop_connections(self) -> None:
+        """Cut every client off without a close frame, like a network failure."""
+        self._call(self._drop)
+
+    def send_malformed(self, frame: str = MALFORMED_FRAME) -> None:
+        self._call(self._broadcast_raw, frame)
+
+    def skip_ids(self, symbol: str, count: int) -> None:
+        """The next `count` trades of `symbol` happen (REST knows them) but are not sent on the stream."""
+        self._call(self._add_skip, symbol.upper(), count)
+
+    def _drop(self) -> None:
+        self.stats.drops += 1
+        for client in list(self._clients):
+            client.connection.transport.abort()
+
+    def _broadcast_raw(self, frame: str) -> None:
+        self.stats.malformed_sent += 1
+        for client in self._clients:
+            client.queue.put_nowait(frame)
+
+    def _add_skip(self, symbol: str, count: int) -> None:
+        self._skip[symbol] = self._skip.get(symbol, 0) + count
+
+    # --- trade source --------------------------------------------------------------------------------
+    async def _payloads(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Chunks of trade payloads, paced by rate (synthetic) or by recorded times / speed (recording)."""
+        if self.recording is not None:
+            async for chunk in self._recorded_payloads(self.recording):
+                yield chunk
+            return
+        symbols = self.market.symbols
+        started = time.monotonic()
+        produced = 0
+        while self.total is None or produced < self.total:
+            if self.rate_per_s is None:
+                due = 500
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(0.01)
+                due = int((time.monotonic() - started) * self.rate_per_s) - produced
+            if self.total is not None:
+                due = min(due, self.total - produced)
+            now_ms = int(time.time() * 1000)
+            chunk = [self.market.next_trade(symbols[(produced + i) % len(symbols)], now_ms) for i in range(due)]
+            produced += due
+            yield chunk
+
+    async def _recorded_payloads(self, path: Path) -> AsyncIterator[list[dict[str, Any]]]:
+        first: tuple[int, float] | None = None
+        for received_ms, line in read_recording(path):
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            payload = unwrap(message) if isinstance(message, dict) else {}
+            if not is_trade_payload(payload):
+                continue
+            moment = recorded_time_ms(received_ms, payload)
+            if self.speed > 0 and moment is not None:
+                if first is None:
+                    first = (moment, time.monotonic())
+                wait = first[1] + (moment - first[0]) / 1000 / self.speed - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            yield [payload]
+
+    async def _generate(self) -> None:
+        while not self._clients:
+            await asyncio.sleep(0.01)
+        async for chunk in self._payloads():
+            for payload in chunk:
+                await self._publish(payload)
+            if self.rate_per_s is None and not self._clients:
+                while not self._clients:  # full speed: nobody would see these, do not run ahead
+                    await asyncio.sleep(0.01)
+        self.finished.set()
+        log.info("exchange stand-in: trade source exhausted after %d trade(s)", self.stats.generated)
+
+    async def _publish(self, payload: dict[str, Any]) -> None:
+        symbol = str(payload["s"])
+        self.stats.generated += 1
+        history = self.history.get(symbol)
+        if history is None:
+            history = self.history[symbol] = deque(maxlen=self._history_size)
+        history.append(payload)
+        if self._skip.get(symbol):
+            self._skip[symbol] -= 1
+            self.stats.skipped += 1
+            return
+        frame = combined_frame(payload)
+        for client in self._clients:
+            if symbol in client.symbols:
+                await client.queue.put(frame)
+
+    # --- WebSocket ---------------------------------------------------------------------------------
+    async def _handle(self, connection: ServerConnection) -> None:
+        symbols = subscribed_symbols(connection.request.path if connection.request else "") or set()
+        client = _Client(connection, symbols)
+        self._clients.append(client)
+        self.stats.connections += 1
+        log.info("stand-in: client %s subscribed to %s", connection.remote_address, sorted(symbols))
+        try:
+            while True:
+                frame = await client.queue.get()
+                await connection.send(frame)
+                self.stats.sent += 1
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients.remove(client)
+
+    # --- HTTP: REST trades endpoints and control ------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        parts = urlsplit(request.path)
+        if parts.path.rstrip("/") == "/stream":
+            if subscribed_symbols(request.path):
+                return None  # go on with the WebSocket handshake
+            return self._json(connection, 400, {"code": -1100, "msg": "streams= must name <symbol>@trade streams"})
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        if parts.path.startswith("/control/"):
+            return self._control(connection, parts.path.removeprefix("/control/"), query)
+        if parts.path in ("/api/v3/historicalTrades", "/api/v3/trades"):
+            self.stats.rest_requests += 1
+            if not self.rest_enabled:
+                return self._json(connection, 503, {"code": -1001, "msg": "Service unavailable"})
+            return self._trades(connection, parts.path, query)
+        return self._json(connection, 404, {"code": -1, "msg": f"unknown path {parts.path}"})
+
+    def _trades(self, connection: ServerConnection, path: str, query: dict[str, str]) -> Response:
+        symbol = query.get("symbol", "").upper()
+        if symbol not in self.history and symbol not in self.market.symbols:
+            return self._json(connection, 400, {"code": -1121, "msg": "Invalid symbol."})
+        try:
+            limit = min(int(query.get("limit", "500")), 1000)
+            from_id = int(query["fromId"]) if "fromId" in query else None
+        except ValueError:
+            return self._json(connection, 400, {"code": -1100, "msg": "limit and fromId must be integers"})
+        history = list(self.history.get(symbol, ()))
+        if path.endswith("historicalTrades") and from_id is not None:
+            selected = [payload for payload in history if payload["t"] >= from_id][:limit]
+        else:
+            selected = history[-limit:]
+        return self._json(connection, 200, [rest_trade(payload) for payload in selected])
+
+    def _control(self, connection: ServerConnection, action: str, query: dict[str, str]) -> Response:
+        if action == "drop":
+            self._drop()
+        elif action == "malformed":
+            self._broadcast_raw(query.get("frame", MALFORMED_FRAME))
+        elif action == "skip":
+            self._add_skip(query.get("symbol", "").upper(), int(query.get("count", "1")))
+        elif action == "rest":
+            self.rest_enabled = query.get("enabled", "true") == "true"
+        elif action != "stats":
+            return self._json(connection, 404, {"msg": f"unknown control {action}"})
+        return self._json(connection, 200, self.stats.__dict__)
+
+    @staticmethod
+    def _json(connection: ServerConnection, status: int, body: Any) -> Response:
+        response = connection.respond(status, json.dumps(body))
+        response.headers = Headers(
+            [(k, v) for k, v in response.headers.raw_items() if k.lower() != "content-type"]
+            + [("Content-Type", "application/json")]
+        )
+        return response
