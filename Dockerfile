@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# The image of every Python service (API, producer, company simulator, dbt, MLflow, Airflow, dashboard).
+# Dependencies come from requirements.txt (exported from uv.lock by `make requirements`) and are
+# installed in their own stage before any project code is copied, so a code change rebuilds only the
+# last, small layers.
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS deps
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv
+RUN python -m venv "${VIRTUAL_ENV}"
+ENV PATH="${VIRTUAL_ENV}/bin:${PATH}"
+COPY requirements.txt /tmp/requirements.txt
+# Every pin (and every transitive pin) comes from the lock; --no-deps refuses anything unlisted.
+RUN pip install --no-deps --requirement /tmp/requirements.txt
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH="/opt/venv/bin:${PATH}" \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONPATH=/app \
+    LAKEHOUSE_HOME=/home/lakehouse/.lakehouse \
+    LAKEHOUSE_ENV=docker
+RUN groupadd --gid 10001 lakehouse \
+    && useradd --uid 10001 --gid lakehouse --create-home --shell /usr/sbin/nologin lakehouse
+COPY --from=deps /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=root:root lakehouse/ /app/lakehouse/
+COPY --chown=root:root schemas/ /app/schemas/
+COPY --chown=root:root ops/ /app/ops/
+COPY --chown=root:root *.py /app/
+COPY --chown=root:root dags/ /app/dags/
+COPY --chown=root:root dbt_project/ /app/dbt_project/
+# The code belongs to root and is read-only for the service user; only dbt's own output folders
+# (target/, logs/, dbt_packages/) are the user's.
+RUN mkdir -p /app/dbt_project/target /app/dbt_project/logs /app/dbt_project/dbt_packages \
+    && chown -R lakehouse:lakehouse /app/dbt_project/target /app/dbt_project/logs /app/dbt_project/dbt_packages
+# Numeric, so Kubernetes' runAsNonRoot and other hosts can verify it without our /etc/passwd.
+USER 10001:10001
+RUN mkdir -p /home/lakehouse/.lakehouse
+CMD ["python", "-c", "import lakehouse; print('lakehouse', lakehouse.__version__)"]

@@ -1,0 +1,45 @@
+"""Fixtures of the static checks: the compose file, .env.example and a .env from scripts/make_env.sh."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.static.compose_model import REPO, load_compose, parse_env_file
+
+
+@pytest.fixture(scope="session")
+def env_example() -> dict[str, str]:
+    return parse_env_file((REPO / ".env.example").read_text())
+
+
+def run_make_env() -> dict[str, str]:
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "make_env.sh")], capture_output=True, text=True, check=True, timeout=30
+    )
+    return parse_env_file(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def generated_env() -> dict[str, str]:
+    """What `make up` writes to .env on a fresh clone."""
+    return run_make_env()
+
+
+@pytest.fixture(scope="session")
+def compose_raw() -> dict[str, Any]:
+    """The compose document before interpolation (anchors and merge keys resolved)."""
+    return load_compose()
+
+
+@pytest.fixture(scope="session")
+def compose(generated_env: dict[str, str]) -> dict[str, Any]:
+    """The compose document as docker compose sees it with the generated .env."""
+    return load_compose(generated_env)
+
+
+@pytest.fixture(scope="session")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
