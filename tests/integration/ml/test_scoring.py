@@ -63,7 +63,7 @@ def test_streamed_batch_gets_exactly_the_training_features(spark, history) -> No
 
 
 def test_scorer_follows_the_alias_and_degrades_to_nulls(spark, settings, history, tmp_path) -> None:
-    silver_uri, _, batch = history
+    _, _, batch = history
     ml = settings.model_copy(
         update={
             "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
