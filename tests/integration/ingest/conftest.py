@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
+from lakehouse.local.processes import free_port, wait_until
+from lakehouse.paths import REPO_ROOT
 from lakehouse.settings import Settings
 
 API_KEY = "test-key-" + uuid.uuid4().hex
@@ -83,3 +91,62 @@ def api(api_settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(api_settings), headers={"X-API-Key": API_KEY}) as client:
         yield client
+
+
+@dataclass(frozen=True)
+class RunningApi:
+    url: str
+    topic: str
+    bootstrap: str
+
+
+@contextlib.contextmanager
+def api_process(infra: Settings, topic: str, **env: str) -> Iterator[RunningApi]:
+    """`ingestion_api.py` as a real uvicorn server (one worker) on a free port; stopped on exit."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "LAKEHOUSE_KAFKA_TOPIC": topic,
+        "LAKEHOUSE_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "LAKEHOUSE_API_KEYS": f"{CLIENT}:{hashlib.sha256(API_KEY.encode()).hexdigest()}",
+        "LAKEHOUSE_API_RATE_LIMIT_PER_S": "10000",
+        **env,
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO_ROOT / "ingestion_api.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"ingestion_api.py exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            return httpx.get(f"{url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(healthy, 60, "ingestion_api.py")
+        yield RunningApi(url, topic, infra.kafka_bootstrap)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
