@@ -44,7 +44,9 @@ INFRASTRUCTURE = {"cadvisor"}
 
 def _app_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {
-        name: svc for name, svc in services.items() if isinstance(svc.get("build"), dict) and svc["build"].get("dockerfile") in APP_BUILDS
+        name: svc
+        for name, svc in services.items()
+        if isinstance(svc.get("build"), dict) and svc["build"].get("dockerfile") in APP_BUILDS
     }
 
 
@@ -227,7 +229,7 @@ def test_every_named_volume_is_declared_and_used(compose) -> None:
 def test_no_docker_socket_in_application_containers(services) -> None:
     for name, svc in services.items():
         for volume in svc.get("volumes", []):
-            source, target, *mode = str(volume).split(":")
+            source, _target, *mode = str(volume).split(":")
             touches_docker = "docker.sock" in source or source in ("/var/run", "/run", "/var/lib/docker/", "/")
             if name in INFRASTRUCTURE:
                 assert mode == ["ro"], f"{name}: host mount {volume} must be read-only"

