@@ -1,0 +1,86 @@
+"""Run dbt (dbt-postgres) against the platform's PostgreSQL, configured from Settings.
+
+`dbt_project/profiles.yml` reads only environment variables; `dbt_env` derives them from
+LAKEHOUSE_PG_DSN, so local mode needs no extra configuration and no secret lands in a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from lakehouse.paths import REPO_ROOT, logs_dir
+from lakehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+class DbtError(RuntimeError):
+    """dbt exited non-zero; the message carries the tail of its output."""
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    command: list[str]
+    seconds: float
+    output: str
+
+
+def dbt_env(dsn: str, database: str | None = None) -> dict[str, str]:
+    """DBT_PG_* variables for profiles.yml from a postgresql:// DSN."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.username:
+        raise ValueError("LAKEHOUSE_PG_DSN must look like postgresql://user:password@host:port/database")
+    return {
+        "DBT_PG_HOST": parts.hostname,
+        "DBT_PG_PORT": str(parts.port or 5432),
+        "DBT_PG_USER": unquote(parts.username),
+        "DBT_PG_PASSWORD": unquote(parts.password or ""),
+        "DBT_PG_DATABASE": database or parts.path.lstrip("/") or "market_db",
+    }
+
+
+def _dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(settings: Settings, *args: str, database: str | None = None, timeout_s: float = 1800) -> DbtResult:
+    """Run `dbt <args>` in dbt_project/; raise DbtError with the output tail when it fails."""
+    connection = dbt_env(settings.require_pg_dsn(), database)
+    env = {
+        **os.environ,
+        **connection,
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_LOG_PATH": str(logs_dir() / "dbt"),
+        # One target folder per database: concurrent runs (the demo's schedule, tests) never share a manifest.
+        "DBT_TARGET_PATH": str(DBT_PROJECT_DIR / "target" / connection["DBT_PG_DATABASE"]),
+    }
+    command = [_dbt_executable(), *args]
+    started = time.monotonic()
+    result = subprocess.run(
+        command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    seconds = time.monotonic() - started
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise DbtError(f"`dbt {' '.join(args)}` failed after {seconds:.1f}s:\n{output[-6000:]}")
+    log.info("dbt %s finished in %.1fs", " ".join(args), seconds)
+    return DbtResult(command=command, seconds=seconds, output=output)
+
+
+def build_gold(settings: Settings, database: str | None = None, full_refresh: bool = False) -> DbtResult:
+    """`dbt build`: models, data tests and unit tests, gold in schema `gold`."""
+    args = ["build", "--fail-fast"]
+    if full_refresh:
+        args.append("--full-refresh")
+    return run_dbt(settings, *args, database=database)

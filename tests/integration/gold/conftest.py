@@ -1,0 +1,76 @@
+"""A scratch database per test module: dbt writes fixed schemas (silver, gold), so tests get their own DB."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from lakehouse.local.postgres_server import READER_ROLE, WRITER_ROLE
+from lakehouse.stream.postgres_mirror import PostgresMirror
+
+COLUMNS = (
+    "source", "symbol", "trade_id", "price", "quantity", "notional", "side", "trade_time", "trade_date",
+    "ingest_time", "ingest_latency_ms", "schema_version", "predicted_price", "model_version", "kafka_topic",
+    "kafka_partition", "kafka_offset", "kafka_timestamp", "processed_at",
+)  # fmt: skip
+_Q18 = Decimal("1e-18")
+
+
+def _swap_database(dsn: str, database: str) -> str:
+    return dsn.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture
+def gold_db(infra) -> Iterator[dict[str, str]]:
+    """A fresh database with the silver/gold schemas and silver.trades as the silver job creates it."""
+    name = f"gold_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_swap_database(infra.pg_admin_dsn, "postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(_swap_database(infra.pg_admin_dsn, name), autocommit=True) as admin:
+        admin.execute(f"GRANT CREATE ON DATABASE {name} TO {WRITER_ROLE}")
+        admin.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {WRITER_ROLE}")
+        for schema in ("silver", "gold"):
+            admin.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {WRITER_ROLE}")
+            admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}")
+            admin.execute(
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {READER_ROLE}"
+            )
+    writer_dsn = _swap_database(infra.pg_dsn, name)
+    mirror = PostgresMirror(writer_dsn)
+    mirror.ensure_schema()
+    mirror.close()
+    try:
+        yield {"name": name, "dsn": writer_dsn, "reader_dsn": _swap_database(infra.pg_readonly_dsn, name)}
+    finally:
+        with psycopg.connect(_swap_database(infra.pg_admin_dsn, "postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def silver_rows(trades: list[dict[str, Any]], processed_at, source: str = "binance") -> list[tuple]:
+    """Silver-mirror rows for synthetic trades (as process_silver.py would write them)."""
+    rows = []
+    for offset, trade in enumerate(trades):
+        price, quantity = trade["price"], trade["quantity"]
+        rows.append(
+            (
+                source, trade["symbol"], trade["trade_id"], price, quantity, (price * quantity).quantize(_Q18),
+                trade["side"], trade["trade_time"], trade["trade_time"].date(),
+                trade["trade_time"] + timedelta(milliseconds=50), 50, 1, trade.get("predicted_price"),
+                trade.get("model_version"), "raw-trades", 0, offset, trade["trade_time"], processed_at,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def load_silver(dsn: str, rows: list[tuple]) -> None:
+    """COPY rows into silver.trades (the bulk path the mirror uses)."""
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
+        with cursor.copy(f"COPY silver.trades ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

@@ -1,0 +1,121 @@
+"""dbt build on real PostgreSQL: gold candles equal an independent pandas computation, incrementally too."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import psycopg
+import pytest
+
+from lakehouse.gold.dbt import build_gold, run_dbt
+from tests.integration.gold.conftest import load_silver, silver_rows
+from tests.utils.market import synthetic_trades
+
+pytestmark = pytest.mark.integration
+
+CANDLE_COLUMNS = ["symbol", "bucket_start", "open", "high", "low", "close", "volume", "notional", "trade_count", "vwap"]
+
+
+def expected_candles_1m(dsn: str) -> pd.DataFrame:
+    """Candles from the silver rows, computed in pandas without any of the dbt SQL."""
+    with psycopg.connect(dsn) as conn:
+        trades = pd.DataFrame(
+            conn.execute(
+                "SELECT symbol, trade_id, trade_time, price, quantity, notional FROM silver.trades"
+            ).fetchall(),
+            columns=["symbol", "trade_id", "trade_time", "price", "quantity", "notional"],
+        )
+    trades["bucket_start"] = trades["trade_time"].dt.floor("min")
+    trades["id_len"] = trades["trade_id"].str.len()
+    trades = trades.sort_values(["symbol", "bucket_start", "trade_time", "id_len", "trade_id"])
+    grouped = trades.groupby(["symbol", "bucket_start"], sort=True)
+    candles = pd.DataFrame(
+        {
+            "open": grouped["price"].first(),
+            "high": grouped["price"].max(),
+            "low": grouped["price"].min(),
+            "close": grouped["price"].last(),
+            "volume": grouped["quantity"].apply(lambda q: sum(q, Decimal(0))),
+            "notional": grouped["notional"].apply(lambda n: sum(n, Decimal(0))),
+            "trade_count": grouped.size(),
+        }
+    ).reset_index()
+    candles["vwap"] = candles["notional"] / candles["volume"]
+    return candles[CANDLE_COLUMNS]
+
+
+def gold_candles_1m(dsn: str) -> pd.DataFrame:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT {', '.join(CANDLE_COLUMNS)} FROM gold.candles_1m ORDER BY symbol, bucket_start")
+        return pd.DataFrame(rows.fetchall(), columns=CANDLE_COLUMNS)
+
+
+def assert_same_candles(gold: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert len(gold) == len(expected) > 0
+    for column in ["symbol", "bucket_start", "open", "high", "low", "close", "volume", "notional", "trade_count"]:
+        assert gold[column].tolist() == expected[column].tolist(), column  # exact: decimals, no float
+    for got, want in zip(gold["vwap"], expected["vwap"], strict=True):
+        assert abs(got - want) <= want * Decimal("1e-15")  # numeric division precision differs past 15 digits
+
+
+def test_gold_candles_match_pandas_and_stay_right_incrementally(settings, gold_db) -> None:
+    start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    trades = synthetic_trades(symbols=("BTCUSDT", "TSLA"), minutes=30, trades_per_s=2.0, start=start)
+    first_batch = [t for t in trades if t["trade_time"] < start + timedelta(minutes=20)]
+    second_batch = [t for t in trades if t["trade_time"] >= start + timedelta(minutes=20)]
+    load_silver(gold_db["dsn"], silver_rows(first_batch, processed_at=datetime.now(UTC)))
+
+    result = build_gold(settings, database=gold_db["name"], full_refresh=True)
+    assert "ERROR=0" in result.output.replace(" ", "")
+    assert_same_candles(gold_candles_1m(gold_db["dsn"]), expected_candles_1m(gold_db["dsn"]))
+
+    # New trades plus a late one for an old minute (old trade_time, new processed_at).
+    late = dict(first_batch[5], trade_id="999999", price=Decimal("1.00000000"), quantity=Decimal("7"))
+    load_silver(gold_db["dsn"], silver_rows([*second_batch, late], processed_at=datetime.now(UTC)))
+    build_gold(settings, database=gold_db["name"])
+    gold = gold_candles_1m(gold_db["dsn"])
+    assert_same_candles(gold, expected_candles_1m(gold_db["dsn"]))
+    late_candle = gold[
+        (gold.symbol == late["symbol"]) & (gold.bucket_start == late["trade_time"].replace(second=0, microsecond=0))
+    ]
+    assert late_candle.iloc[0]["low"] == Decimal("1.00000000")
+
+    with psycopg.connect(gold_db["reader_dsn"]) as reader:  # the read-only role can read every mart
+        for mart in ("candles_1m", "candles_1h", "symbol_daily_stats", "model_accuracy_hourly", "pipeline_freshness"):
+            reader.execute(f"SELECT count(*) FROM gold.{mart}").fetchone()
+        hourly = reader.execute("SELECT count(*), sum(trade_count) FROM gold.candles_1h").fetchone()
+        assert hourly == (2, len(trades) + 1)  # 12:00-12:30 for two symbols, every trade counted once
+        layers = dict(reader.execute("SELECT layer, count(*) FROM gold.pipeline_freshness GROUP BY layer").fetchall())
+        assert layers == {"silver": 2, "gold_candles_1m": 2}
+
+
+def test_model_accuracy_against_the_realised_price(settings, gold_db) -> None:
+    start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+    def trade(second: int, trade_id: str, price: str, predicted: float | None = None) -> dict:
+        return {
+            "symbol": "ETHUSDT", "trade_id": trade_id, "trade_time": start + timedelta(seconds=second),
+            "price": Decimal(price), "quantity": Decimal("1"), "side": "buy",
+            "predicted_price": predicted, "model_version": "3" if predicted is not None else None,
+        }  # fmt: skip
+
+    trades = [
+        trade(0, "1", "100", predicted=101.0),  # realised: last price in (0, 30] = 104 -> error -3, right direction
+        trade(10, "2", "102", predicted=101.0),  # realised: 104 at 25 s -> error -3, wrong direction
+        trade(25, "3", "104"),
+        trade(90, "4", "90", predicted=95.0),  # horizon not observed yet (no trade after 120 s): excluded
+    ]
+    load_silver(gold_db["dsn"], silver_rows(trades, processed_at=datetime.now(UTC)))
+    run_dbt(
+        settings, "build", "--select", "+model_accuracy_hourly", "--indirect-selection", "cautious",
+        database=gold_db["name"],
+    )  # fmt: skip
+    with psycopg.connect(gold_db["dsn"]) as conn:
+        row = conn.execute(
+            "SELECT model_version, predictions, mae, rmse, directional_accuracy FROM gold.model_accuracy_hourly"
+        ).fetchall()
+    assert len(row) == 1
+    version, predictions, mae, rmse, directional = row[0]
+    assert (version, predictions) == ("3", 2)
+    assert mae == pytest.approx(3.0) and rmse == pytest.approx(3.0)
+    assert directional == pytest.approx(0.5)
