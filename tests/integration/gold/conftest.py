@@ -39,7 +39,8 @@ def gold_db(infra) -> Iterator[dict[str, str]]:
             admin.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {WRITER_ROLE}")
             admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}")
             admin.execute(
-                f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} GRANT SELECT ON TABLES TO {READER_ROLE}"
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} "
+                f"GRANT SELECT ON TABLES TO {READER_ROLE}"
             )
     writer_dsn = _swap_database(infra.pg_dsn, name)
     mirror = PostgresMirror(writer_dsn)
@@ -70,7 +71,10 @@ def silver_rows(trades: list[dict[str, Any]], processed_at, source: str = "binan
 
 def load_silver(dsn: str, rows: list[tuple]) -> None:
     """COPY rows into silver.trades (the bulk path the mirror uses)."""
-    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
-        with cursor.copy(f"COPY silver.trades ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    with (
+        psycopg.connect(dsn) as conn,
+        conn.cursor() as cursor,
+        cursor.copy(f"COPY silver.trades ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
