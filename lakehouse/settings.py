@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     company_api_key: SecretStr | None = Field(None, description="API key fake_company.py posts with")
 
     # Operations
-    alert_webhook_url: str | None = None
+    alert_webhook_url: str | None = Field(None, description="Slack- or Telegram-compatible webhook for failures")
+    alert_telegram_chat_id: str | None = Field(None, description="chat_id when the webhook is Telegram's sendMessage")
     metrics_port: int | None = Field(None, ge=0, le=65535)
 
     @field_validator("kafka_bootstrap")
