@@ -18,7 +18,11 @@ log = logging.getLogger(__name__)
 
 
 class TradePipeline:
-    """Shared by the live and the replay source; one instance per producer process."""
+    """Shared by the live and the replay source; one instance per producer process.
+
+    Delivery reports are served by the producer's poller thread (started here), so `produced` keeps
+    counting while the stream is quiet.
+    """
 
     def __init__(
         self, producer: TradeProducer, metrics: ProducerMetrics, backfiller: RestBackfiller | None = None
@@ -28,6 +32,7 @@ class TradePipeline:
         self.backfiller = backfiller
         self.tracker = SequenceTracker()
         self.unfilled: list[Gap] = []
+        producer.start_polling()
 
     def _delivered(self, error: KafkaError | None, _message: Message) -> None:
         if error is None:
@@ -55,7 +60,6 @@ class TradePipeline:
         if gap is not None:
             await self._fill(gap, ingest_time)
         self.producer.produce_trade(record, self._delivered)
-        self.producer.poll(0)
 
     async def _fill(self, gap: Gap, ingest_time: int) -> None:
         """Count and log the gap, then produce what REST still has, before the trade that revealed it."""

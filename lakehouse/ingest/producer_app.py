@@ -13,7 +13,7 @@ from typing import Literal
 from lakehouse.ingest.backfill import RestBackfiller
 from lakehouse.ingest.pipeline import TradePipeline
 from lakehouse.ingest.producer_metrics import ProducerMetrics
-from lakehouse.ingest.sources import LiveSource, can_connect, run_replay, stream_url
+from lakehouse.ingest.sources import MAX_CONNECTION_AGE_S, LiveSource, can_connect, run_replay, stream_url
 from lakehouse.ingest.standin import ExchangeStandIn
 from lakehouse.kafka.producer import TradeProducer
 from lakehouse.settings import Settings
@@ -31,6 +31,7 @@ class ProducerOptions:
     standin_rate: float = 50.0
     metrics_port: int | None = None
     flush_timeout_s: float = 30.0
+    max_connection_age_s: float = MAX_CONNECTION_AGE_S
 
 
 async def _live_endpoints(
@@ -98,7 +99,7 @@ async def run_producer(
             pipeline = TradePipeline(producer, metrics, backfiller)
             url = stream_url(ws_base, symbols)
             log.info("streaming %d symbol(s) from %s into %s", len(symbols), url, settings.kafka_topic)
-            await LiveSource(url, pipeline).run(stop)
+            await LiveSource(url, pipeline, max_connection_age_s=options.max_connection_age_s).run(stop)
     finally:
         left = await asyncio.to_thread(producer.close, options.flush_timeout_s)
         if backfiller is not None:

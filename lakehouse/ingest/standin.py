@@ -113,6 +113,7 @@ class _Client:
     connection: ServerConnection
     symbols: set[str]
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=20_000))
+    task: asyncio.Task[Any] | None = None
 
 
 class ExchangeStandIn:
@@ -213,6 +214,9 @@ class ExchangeStandIn:
             generator = asyncio.create_task(self._generate())
             await self._stopping.wait()
             generator.cancel()
+            for client in list(self._clients):  # a handler waiting for frames would hold the shutdown up
+                if client.task is not None:
+                    client.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await generator
 
@@ -320,7 +324,7 @@ class ExchangeStandIn:
     # --- WebSocket ---------------------------------------------------------------------------------
     async def _handle(self, connection: ServerConnection) -> None:
         symbols = subscribed_symbols(connection.request.path if connection.request else "") or set()
-        client = _Client(connection, symbols)
+        client = _Client(connection, symbols, task=asyncio.current_task())
         self._clients.append(client)
         self.stats.connections += 1
         log.info("stand-in: client %s subscribed to %s", connection.remote_address, sorted(symbols))

@@ -1,0 +1,177 @@
+"""The Binance producer against the exchange stand-in and the real local Kafka.
+
+Each test runs the producer in-process (`run_producer`) on a fresh topic, and checks what landed in Kafka
+against what the stand-in generated: every trade id exactly once, nothing extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from lakehouse.ingest.producer_app import ProducerOptions, run_producer
+from lakehouse.ingest.producer_metrics import ProducerMetrics
+from lakehouse.ingest.standin import ExchangeStandIn
+from lakehouse.schema.trade import TradeRecord
+from lakehouse.settings import Settings
+from tests.integration.ingest.conftest import KafkaRecord, read_topic
+
+pytestmark = pytest.mark.integration
+SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+
+
+def run_against(
+    standin: ExchangeStandIn,
+    settings: Settings,
+    topic: str,
+    until: Callable[[ProducerMetrics], bool],
+    during: Callable[[ProducerMetrics], None] | None = None,
+    timeout_s: float = 30,
+    options: ProducerOptions | None = None,
+) -> ProducerMetrics:
+    """Run the live producer against the stand-in until `until(metrics)`; `during` runs on another thread."""
+    live = settings.model_copy(
+        update={"binance_ws_url": standin.ws_url, "binance_rest_url": standin.rest_url, "kafka_topic": topic}
+    )
+    metrics = ProducerMetrics()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def watch() -> None:
+            deadline = time.monotonic() + timeout_s
+            while not until(metrics) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            stop.set()
+
+        watcher = asyncio.create_task(watch())
+        helper = threading.Thread(target=during, args=(metrics,)) if during else None
+        if helper:
+            helper.start()
+        await run_producer(live, options or ProducerOptions(symbols=SYMBOLS), stop, metrics)
+        await watcher
+        if helper:
+            helper.join()
+
+    asyncio.run(main())
+    assert until(metrics), f"the producer did not get there within {timeout_s}s"
+    return metrics
+
+
+def generated_ids(standin: ExchangeStandIn) -> dict[str, list[int]]:
+    return {symbol: [p["t"] for p in trades] for symbol, trades in standin.history.items()}
+
+
+def landed_ids(records: list[KafkaRecord]) -> dict[str, list[int]]:
+    ids: dict[str, list[int]] = {}
+    for record in records:
+        ids.setdefault(record.value["symbol"], []).append(int(record.value["trade_id"]))
+    return {symbol: sorted(values) for symbol, values in ids.items()}
+
+
+def assert_exactly_once(standin: ExchangeStandIn, records: list[KafkaRecord]) -> None:
+    duplicates = [k for k, n in Counter((r.value["symbol"], r.value["trade_id"]) for r in records).items() if n > 1]
+    assert duplicates == []
+    assert landed_ids(records) == generated_ids(standin)
+
+
+def test_normal_flow_maps_every_trade_once_keyed_by_symbol_and_answers_pings(settings: Settings, topic: str) -> None:
+    # Server pings every 0.2 s with a 0.2 s timeout: a client that did not answer would be cut off.
+    with ExchangeStandIn(SYMBOLS, rate_per_s=400, total=600, ping_interval_s=0.2) as standin:
+        metrics = run_against(standin, settings, topic, until=lambda m: m.value("produced") >= 600)
+    assert metrics.value("reconnects") == 0 and standin.stats.connections == 1
+    assert metrics.value("received") == 600 and metrics.value("gaps") == 0
+
+    records = read_topic(settings.kafka_bootstrap, topic, expected=600)
+    assert_exactly_once(standin, records)
+    sent = {(p["s"], str(p["t"])): p for trades in standin.history.values() for p in trades}
+    for record in records:
+        trade = TradeRecord.model_validate(record.value)
+        original = sent[(trade.symbol, trade.trade_id)]
+        assert record.key == trade.symbol.encode()
+        assert (trade.source, trade.price, trade.quantity, trade.trade_time) == (
+            "binance", original["p"], original["q"], original["T"],
+        )  # fmt: skip
+        assert trade.side == ("sell" if original["m"] else "buy")
+
+
+def test_dropped_connection_reconnects_and_backfills_so_nothing_is_lost_or_doubled(
+    settings: Settings, topic: str
+) -> None:
+    with ExchangeStandIn(SYMBOLS, rate_per_s=500, total=1500) as standin:
+
+        def drop_twice(metrics: ProducerMetrics) -> None:
+            for threshold in (300, 800):
+                while metrics.value("received") < threshold:
+                    time.sleep(0.01)
+                standin.drop_connections()  # trades keep happening while we are away
+
+        metrics = run_against(
+            standin, settings, topic, until=lambda m: standin.finished.is_set() and m.value("produced") >= 1500,
+            during=drop_twice,
+        )  # fmt: skip
+    assert metrics.value("reconnects") >= 2 and standin.stats.connections >= 3
+    records = read_topic(settings.kafka_bootstrap, topic, expected=1500)
+    assert_exactly_once(standin, records)  # what the stream missed came back over REST, once
+    assert metrics.value("backfilled") == metrics.value("gap_trades") > 0
+
+
+def test_malformed_frames_are_counted_and_skipped(settings: Settings, topic: str) -> None:
+    with ExchangeStandIn(SYMBOLS, rate_per_s=300, total=400) as standin:
+
+        def inject(metrics: ProducerMetrics) -> None:
+            while metrics.value("received") < 50:
+                time.sleep(0.01)
+            standin.send_malformed()
+            standin.send_malformed('{"stream":"ethusdt@trade","data":{"e":"trade","s":"ETHUSDT","t":1,"p":"-1"}}')
+            standin.send_malformed("[]")
+
+        metrics = run_against(
+            standin, settings, topic, until=lambda m: m.value("produced") >= 400 and m.value("malformed") >= 3,
+            during=inject,
+        )  # fmt: skip
+    assert metrics.value("malformed") == 3
+    assert metrics.value("reconnects") == 0  # a bad frame is skipped, not a reason to reconnect
+    assert_exactly_once(standin, read_topic(settings.kafka_bootstrap, topic, expected=400))
+
+
+def test_skipped_trade_ids_are_reported_as_a_gap(
+    settings: Settings, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ExchangeStandIn(SYMBOLS, rate_per_s=300, total=300) as standin:
+        standin.rest_enabled = False  # no backfill possible: the gap must still be counted and logged
+
+        def skip(metrics: ProducerMetrics) -> None:
+            while metrics.value("received") < 40:
+                time.sleep(0.01)
+            standin.skip_ids("ETHUSDT", 3)
+
+        with caplog.at_level("WARNING", logger="lakehouse.ingest.pipeline"):
+            metrics = run_against(
+                standin, settings, topic, until=lambda m: standin.finished.is_set() and m.value("produced") >= 297,
+                during=skip,
+            )  # fmt: skip
+    assert metrics.value("gaps") == 1 and metrics.value("gap_trades") == 3
+    assert metrics.gaps.labels("ETHUSDT")._value.get() == 1
+    gap_lines = [r.getMessage() for r in caplog.records if "gap in ETHUSDT trade ids" in r.getMessage()]
+    assert len(gap_lines) == 1
+    landed = landed_ids(read_topic(settings.kafka_bootstrap, topic, expected=297))
+    missing = sorted(set(generated_ids(standin)["ETHUSDT"]) - set(landed["ETHUSDT"]))
+    assert len(missing) == 3 and missing == list(range(missing[0], missing[0] + 3))
+    assert f"{missing[0]}..{missing[-1]}" in gap_lines[0]  # the log names the exact range
+
+
+def test_proactive_reconnect_before_the_age_limit_loses_nothing(settings: Settings, topic: str) -> None:
+    options = ProducerOptions(symbols=SYMBOLS, max_connection_age_s=0.4)  # 0.4 s stands in for 23.5 h
+    with ExchangeStandIn(SYMBOLS, rate_per_s=400, total=600) as standin:
+        metrics = run_against(
+            standin, settings, topic, until=lambda m: standin.finished.is_set() and m.value("produced") >= 600,
+            options=options,
+        )  # fmt: skip
+    assert metrics.value("reconnects") >= 2
+    assert_exactly_once(standin, read_topic(settings.kafka_bootstrap, topic, expected=600))
