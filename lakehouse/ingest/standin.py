@@ -392,3 +392,55 @@ class ExchangeStandIn:
             + [("Content-Type", "application/json")]
         )
         return response
+
+
+def write_synthetic_recording(
+    path: Path, symbols: Iterable[str], count: int, *, start_ms: int, rate_per_s: float = 50.0, seed: int = 7
+) -> Path:
+    """A recording in the format `producer.py --source replay` reads: `<receive ms> <combined frame>`
+    per line, gzip when the name ends in .gz, with a book-ticker frame every 25 trades (to be skipped)."""
+    import gzip
+
+    market = SyntheticMarket(symbols, seed=seed)
+    opener = gzip.open if path.suffix == ".gz" else open
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with opener(path, "wt", encoding="utf-8") as out:
+        for n in range(count):
+            moment = start_ms + int(n * 1000 / rate_per_s)
+            payload = market.next_trade(market.symbols[n % len(market.symbols)], moment)
+            out.write(f"{moment + 3} {combined_frame(payload)}\n")
+            if n % 25 == 24:
+                ticker = {"u": n, "s": payload["s"], "b": payload["p"], "B": "1", "a": payload["p"], "A": "1"}
+                frame = json.dumps({"stream": f"{str(payload['s']).lower()}@bookTicker", "data": ticker})
+                out.write(f"{moment + 4} {frame}\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m lakehouse.ingest.standin`: run the stand-in on its own (offline demo, manual tests)."""
+    import argparse
+
+    from lakehouse.logging_setup import configure_logging
+
+    parser = argparse.ArgumentParser(description="Local stand-in for the Binance exchange (WebSocket + REST).")
+    parser.add_argument("--port", type=int, default=9443)
+    parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT")
+    parser.add_argument("--rate", type=float, default=50.0, help="trades/s (0: as fast as clients read)")
+    parser.add_argument("--recording", type=Path, help="serve this recording instead of generated trades")
+    parser.add_argument("--speed", type=float, default=1.0, help="recording speed, x real time (0: full speed)")
+    args = parser.parse_args(argv)
+    configure_logging()
+    standin = ExchangeStandIn(
+        args.symbols.split(","),
+        rate_per_s=args.rate or None,
+        recording=args.recording,
+        speed=args.speed,
+        port=args.port,
+    )
+    log.info("stand-in: LAKEHOUSE_BINANCE_WS_URL=%s LAKEHOUSE_BINANCE_REST_URL=%s", standin.ws_url, standin.rest_url)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(standin.serve_forever())
+
+
+if __name__ == "__main__":
+    main()
