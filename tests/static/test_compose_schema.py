@@ -9,6 +9,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
+
+from tests.static.compose_model import COMPOSE_FILE
 
 pytestmark = pytest.mark.unit
 
@@ -55,3 +58,38 @@ def test_schema_check_catches_a_broken_file(validator, compose, path, bad_value,
     node[path[-1]] = bad_value
     errors = _errors(validator, broken)
     assert errors and any(expected in error for error in errors), errors
+
+
+def _merged_keys(node: yaml.MappingNode) -> set[str]:
+    keys = set()
+    for key, value in node.value:
+        if key.tag == "tag:yaml.org,2002:merge":
+            for sub in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                keys |= _merged_keys(sub)
+        else:
+            keys.add(key.value)
+    return keys
+
+
+def _merge_overlaps(node: yaml.Node, found: list[str]) -> list[str]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge" and isinstance(value, yaml.SequenceNode):
+                seen: set[str] = set()
+                for sub in value.value:
+                    keys = _merged_keys(sub)
+                    found.extend(f"line {key.start_mark.line + 1}: {k}" for k in sorted(keys & seen))
+                    seen |= keys
+            _merge_overlaps(value, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _merge_overlaps(item, found)
+    return found
+
+
+def test_merged_maps_never_share_a_key() -> None:
+    # YAML libraries disagree on which map wins when `<<: [*a, *b]` both set a key (docker compose:
+    # the first; PyYAML 6.0.4: the last), so the file must never depend on it.
+    assert _merge_overlaps(yaml.compose(COMPOSE_FILE.read_text()), []) == []
+    overlapping = "a: &a {k: 1}\nb: &b {k: 2}\nc:\n  <<: [*a, *b]\n"
+    assert _merge_overlaps(yaml.compose(overlapping), []) == ["line 4: k"]

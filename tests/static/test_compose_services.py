@@ -195,6 +195,35 @@ def test_app_containers_get_settings_that_load_in_docker_mode(services) -> None:
         assert settings.mlflow_tracking_uri == "http://mlflow:5000"
         assert settings.api_keys, f"{name}: no API keys"
         assert settings.pg_dsn and settings.pg_dsn.endswith("@postgres:5432/market_db")
+        assert settings.pg_readonly_dsn and settings.pg_readonly_dsn.startswith("postgresql://lakehouse_reader:")
+
+
+# Who may write PostgreSQL's market_db: the silver mirror, dbt and Airflow's tasks, nobody else.
+WRITERS = {"spark-silver", "dbt", "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"}
+
+
+def test_only_the_writers_hold_the_writer_password(services, generated_env) -> None:
+    secret = generated_env["PG_WRITER_PASSWORD"]
+    holders = {name for name, svc in services.items() if any(secret in v for v in _environment(svc).values())}
+    assert holders == WRITERS | {"postgres"}
+    for name in WRITERS:
+        assert _environment(services[name])["LAKEHOUSE_PG_DSN"].startswith("postgresql://lakehouse_writer:")
+
+
+def test_dbt_profile_variables_point_at_the_writer_role(services, generated_env) -> None:
+    import yaml
+
+    from tests.static.compose_model import REPO
+
+    profile = (REPO / "dbt_project" / "profiles.yml").read_text()
+    for name in ("dbt", "airflow-scheduler"):
+        env = _environment(services[name])
+        for variable in ("DBT_PG_HOST", "DBT_PG_USER", "DBT_PG_PASSWORD"):
+            assert f"env_var('{variable}'" in profile, f"profiles.yml no longer reads {variable}"
+            assert env[variable], f"{name}: {variable} is empty"
+        assert env["DBT_PG_HOST"] == "postgres" and env["DBT_PG_USER"] == "lakehouse_writer"
+        assert env["DBT_PG_PASSWORD"] == generated_env["PG_WRITER_PASSWORD"]
+    assert yaml.safe_load(profile)
 
 
 def test_dashboard_connects_with_the_read_only_role_only(services) -> None:
