@@ -41,5 +41,5 @@ AIRFLOW_JWT_SECRET=$(hex 32)
 AIRFLOW_API_SECRET_KEY=$(hex 32)
 GRAFANA_ADMIN_PASSWORD=$(hex 16)
 COMPANY_API_KEY=${company_key}
-LAKEHOUSE_API_KEYS=company:$(sha256_hex "$company_key")
+API_KEYS=company:$(sha256_hex "$company_key")
 ENV

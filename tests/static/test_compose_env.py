@@ -93,7 +93,7 @@ def test_make_env_keeps_the_documented_defaults(generated_env, env_example) -> N
 
 def test_generated_secrets_are_strong_url_safe_and_fresh(uses, generated_env) -> None:
     second = run_make_env()
-    for name in _required(uses) - {"LAKEHOUSE_API_KEYS"}:  # client:sha256 entries, checked below
+    for name in _required(uses) - {"API_KEYS"}:  # client:sha256 entries, checked below
         value = generated_env[name]
         assert URL_SAFE.match(value), f"{name} would break a connection URL: {value!r}"
         if any(word in name for word in ("PASSWORD", "SECRET", "FERNET")):
@@ -106,7 +106,7 @@ def test_generated_airflow_fernet_key_is_valid(generated_env) -> None:
 
 
 def test_generated_api_key_entry_admits_the_company_key(generated_env) -> None:
-    client, _, digest = generated_env["LAKEHOUSE_API_KEYS"].partition(":")
+    client, _, digest = generated_env["API_KEYS"].partition(":")
     assert client == "company"
     assert digest == hashlib.sha256(generated_env["COMPANY_API_KEY"].encode()).hexdigest()
 
@@ -135,3 +135,8 @@ def test_no_secret_is_written_into_the_compose_file() -> None:
 def test_parse_env_file_rejects_garbage() -> None:
     with pytest.raises(ValueError, match="line 2"):
         parse_env_file("A=1\nnot a setting\n")
+
+
+def test_compose_env_never_sets_local_mode_settings(env_example, generated_env) -> None:
+    # lakehouse.settings also reads .env: a LAKEHOUSE_* line written for compose would change local runs.
+    assert [name for name in (*env_example, *generated_env) if name.startswith("LAKEHOUSE_")] == []

@@ -280,7 +280,7 @@ def test_app_containers_are_hardened(services) -> None:
 def test_published_ports_listen_on_the_configured_address_only(compose_raw) -> None:
     for name, svc in compose_raw["services"].items():
         for entry in svc.get("ports", []):
-            assert str(entry).startswith("${LAKEHOUSE_BIND_ADDRESS:-127.0.0.1}:"), f"{name}: {entry}"
+            assert str(entry).startswith("${BIND_ADDRESS:-127.0.0.1}:"), f"{name}: {entry}"
 
 
 def test_published_ports_do_not_collide(services) -> None:
