@@ -85,7 +85,8 @@ class BronzeWriter:
         rows = bronze_rows(batch, int(time.time() * 1000)).persist()
         try:
             count = rows.count()
-            append_once(rows, self.uri, app_id, batch_id)
+            if count:  # an empty append would only add an empty commit
+                append_once(rows, self.uri, app_id, batch_id)
         finally:
             rows.unpersist()
         if self.fault_pause_s:

@@ -64,7 +64,7 @@ class PostgresMirror:
     def ensure_schema(self) -> None:
         """Create the table, its index and the view when missing (owned by the connecting writer role)."""
         table_name = self.table.partition(".")[2]
-        ddl = sql.SQL(DDL_PATH.read_text()).format(  # type: ignore[arg-type]  # our own static file
+        ddl = sql.SQL(DDL_PATH.read_text()).format(
             table=_qualified(self.table),
             time_index=sql.Identifier(f"{table_name}_symbol_time_idx"),
             view=_qualified(self.view),

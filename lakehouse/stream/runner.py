@@ -94,7 +94,7 @@ def run_stream(
             if deadline is not None and time.monotonic() >= deadline:
                 break
             try:
-                query.awaitTermination(0.5)
+                query.awaitTermination(1)
             except StreamingQueryException:
                 break
         if query.isActive:

@@ -125,74 +125,95 @@ class SilverWriter:
             .load(self.silver_uri)
             .where(F.col("trade_date").isin(bounds["dates"]))
             .where(F.col("trade_time").between(bounds["low"], bounds["high"]))
-            .select(*st.IDENTITY)
+            .select(*st.IDENTITY, "trade_time")
         )
 
     def _score(self, rows: DataFrame) -> DataFrame:
-        """Apply the scorer and materialise; a failing scorer costs this batch its predictions, nothing else."""
+        """Apply the scorer and materialise; a failing scorer costs this batch its predictions, nothing else.
+
+        localCheckpoint cuts the lineage back to the silver lookup: after our own Delta commit, Spark
+        would otherwise re-run the anti-join against the new version and find nothing new.
+        """
         try:
-            scored = conform(self.scorer(rows)).persist(StorageLevel.MEMORY_AND_DISK)
-            scored.count()
-            return scored
+            return conform(self.scorer(rows)).localCheckpoint(eager=True)
         except Exception:
             log.exception("scorer failed on this batch; writing null predictions")
-            scored = null_scorer(rows).persist(StorageLevel.MEMORY_AND_DISK)
-            scored.count()
-            return scored
+            return null_scorer(rows).localCheckpoint(eager=True)
+
+    def _quarantine(
+        self, checked: DataFrame, ranked: DataFrame, scored: DataFrame, conflicts: list[tuple[str, str, str]], now: int
+    ) -> DataFrame:
+        """Invalid records, conflicting copies within the batch, and conflicts the mirror refused."""
+        quarantine = st.quarantine_rows(checked.where(F.col("reason").isNotNull()), now).unionByName(
+            st.quarantine_rows(st.conflicting_duplicates(ranked), now)
+        )
+        if conflicts:
+            conflict_ids = scored.sparkSession.createDataFrame(conflicts, ", ".join(f"{c} string" for c in st.IDENTITY))
+            refused = scored.join(conflict_ids, list(st.IDENTITY), "left_semi")
+            quarantine = quarantine.unionByName(
+                st.quarantine_rows(refused.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
+            )
+        return quarantine
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
         spark = batch.sparkSession
         silver_app = sink_app_id(spark, SILVER_SINK)
         quarantine_app = sink_app_id(spark, QUARANTINE_SINK)
         now = int(time.time() * 1000)
-        cached = []
+        cached: list[DataFrame] = []
         try:
             checked = st.validate(batch, now).persist(StorageLevel.MEMORY_AND_DISK)
             cached.append(checked)
             ranked = st.rank_duplicates(checked.where(F.col("reason").isNull())).persist(StorageLevel.MEMORY_AND_DISK)
             cached.append(ranked)
+            rows, invalid, later_copies, resent_in_batch = _totals(checked, ranked)
             candidates = st.to_silver(ranked.where(F.col("dup_rank") == 1), now)
             existing = self._existing_identities(spark, candidates)
             new_rows = candidates if existing is None else st.not_yet_in(candidates, existing)
             scored = self._score(new_rows)
             cached.append(scored)
 
-            conflicts = self.mirror.upsert(scored.select(*st.SILVER_COLUMNS).toArrow())
+            mirrored = scored.select(*st.SILVER_COLUMNS).toArrow()
+            conflicts = self.mirror.upsert(mirrored)
             if self.fault_pause_s:
                 # PostgreSQL committed, Delta not yet: the window a crash must survive.
                 log.warning("fault drill: batch %d mirrored, pausing %.1fs", batch_id, self.fault_pause_s)
                 time.sleep(self.fault_pause_s)
             silver_rows = scored
-            rejected = checked.where(F.col("reason").isNotNull())
-            quarantine = st.quarantine_rows(rejected, now).unionByName(
-                st.quarantine_rows(st.conflicting_duplicates(ranked), now)
-            )
             if conflicts:
-                log.warning("batch %d: %d conflicting duplicates to quarantine", batch_id, len(conflicts))
-                conflict_ids = spark.createDataFrame(conflicts, ",".join(f"{c} string" for c in st.IDENTITY))
+                log.warning("batch %d: %d conflicting duplicates go to quarantine", batch_id, len(conflicts))
+                conflict_ids = spark.createDataFrame(conflicts, ", ".join(f"{c} string" for c in st.IDENTITY))
                 silver_rows = scored.join(conflict_ids, list(st.IDENTITY), "left_anti")
-                quarantine = quarantine.unionByName(
-                    st.quarantine_rows(
-                        scored.join(conflict_ids, list(st.IDENTITY), "left_semi").withColumn(
-                            "reason", F.lit(st.CONFLICT_REASON)
-                        ),
-                        now,
-                    )
-                )
-            append_once(silver_rows.select(*st.SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
-            quarantine = quarantine.persist(StorageLevel.MEMORY_AND_DISK)
+            quarantine = self._quarantine(checked, ranked, scored, conflicts, now).persist(StorageLevel.MEMORY_AND_DISK)
             cached.append(quarantine)
-            append_once(quarantine, self.quarantine_uri, quarantine_app, batch_id)
-            counts = {
-                "rows": checked.count(),
-                "silver": scored.count() - len(conflicts),
-                "quarantined": quarantine.count(),
-                "duplicates": ranked.where(F.col("dup_rank") > 1).count(),
-            }
+            quarantined = quarantine.count()
+            new_count = mirrored.num_rows - len(conflicts)
+            # Exact re-sends: later copies within the batch plus first copies silver already held.
+            duplicates = resent_in_batch + (rows - invalid - later_copies - mirrored.num_rows)
+            # Empty appends are skipped: they would only add empty commits to the log.
+            if new_count:
+                append_once(silver_rows.select(*st.SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
+            if quarantined:
+                append_once(quarantine, self.quarantine_uri, quarantine_app, batch_id)
         finally:
             for frame in cached:
                 frame.unpersist()
+        counts = {
+            "rows": rows,
+            "invalid": invalid,
+            "silver": new_count,
+            "duplicates": duplicates,
+            "quarantined": quarantined,
+        }
         return BatchReport("silver", batch_id, counts)
+
+
+def _totals(checked: DataFrame, ranked: DataFrame) -> tuple[int, int, int, int]:
+    """(records, invalid, later copies of an identity, exact re-sends among them) of one batch."""
+    rows, invalid = checked.agg(F.count(F.lit(1)), F.count("reason")).first() or (0, 0)
+    resent = (F.col("dup_rank") > 1) & (F.col("_t.trade_time") == F.col("_first_trade_time"))
+    later, exact = ranked.agg(F.count_if(F.col("dup_rank") > 1), F.count_if(resent)).first() or (0, 0)
+    return int(rows), int(invalid), int(later), int(exact)
 
 
 def run_silver(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StringType
+from pyspark.sql.types import DataType, LongType, StringType
 
 from lakehouse.schema.trade import (
     DECIMAL_PATTERN,
@@ -37,7 +37,7 @@ REASON_SEPARATOR = "; "
 CONFLICT_REASON = "trade_id: already recorded with a different trade_time (conflicting duplicate)"
 
 # JSON type that schema_of_variant reports for each Spark type of the canonical schema.
-_JSON_TYPE = {StringType(): "STRING", LongType(): "BIGINT"}
+_JSON_TYPE: dict[DataType, str] = {StringType(): "STRING", LongType(): "BIGINT"}
 
 SILVER_COLUMNS = (
     "source",
@@ -82,7 +82,7 @@ def _required_fields() -> list[str]:
     return [name for name, info in TradeRecord.model_fields.items() if info.is_required()]
 
 
-def _rule(failed: Column, reason: str) -> Column:
+def _rule(failed: Column, reason: Column | str) -> Column:
     return F.when(failed, F.lit(reason))
 
 
@@ -240,5 +240,10 @@ def quarantine_rows(rejected: DataFrame, quarantined_at_ms: int) -> DataFrame:
 
 
 def not_yet_in(candidates: DataFrame, existing: DataFrame) -> DataFrame:
-    """Candidates whose identity is absent from `existing` (the already-pruned silver lookup)."""
-    return candidates.join(existing.select(*IDENTITY), list(IDENTITY), "left_anti")
+    """Candidates that are not exact re-sends of a row in `existing` (the already-pruned silver lookup).
+
+    A re-send carries the same identity and trade_time. The same identity with another trade_time is
+    not dropped here: the mirror's identity check turns it into a quarantined conflict.
+    """
+    keys = [*IDENTITY, "trade_time"]
+    return candidates.join(existing.select(*keys), keys, "left_anti")

@@ -1,0 +1,47 @@
+"""Bronze rows keep the record unchanged; the scorer hook keeps the stream flowing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pyspark.sql import functions as F
+
+from lakehouse.settings import Settings
+from lakehouse.stream.bronze import BRONZE_SCHEMA, bronze_rows
+from lakehouse.stream.scoring import ScorerError, conform, load_scorer, null_scorer
+
+pytestmark = pytest.mark.unit
+
+
+def test_bronze_rows_keep_value_and_kafka_coordinates(kafka_frame) -> None:
+    raw = b'{"not": "even a trade"}\x00\xff'
+    rows = bronze_rows(kafka_frame([(raw, 2, 17)]), written_at_ms=1_767_323_045_000)
+    assert [f.name for f in rows.schema] == [f.name for f in BRONZE_SCHEMA]
+    row = rows.first()
+    assert row.value == raw  # bytes untouched, even when not UTF-8
+    assert (row.topic, row.partition, row.offset) == ("raw-trades", 2, 17)
+    assert row.ingest_date == date(2026, 1, 2)  # from the Kafka timestamp: the same on every replay
+
+
+def test_null_scorer_adds_typed_null_predictions(spark) -> None:
+    rows = spark.createDataFrame([("BTCUSDT",)], "symbol string")
+    scored = conform(null_scorer(rows))
+    assert dict(scored.dtypes) == {"symbol": "string", "predicted_price": "double", "model_version": "string"}
+    assert scored.first().asDict() == {"symbol": "BTCUSDT", "predicted_price": None, "model_version": None}
+
+
+def test_conform_casts_and_refuses_a_scorer_without_prediction_columns(spark) -> None:
+    rows = spark.createDataFrame([("BTCUSDT",)], "symbol string")
+    scored = conform(rows.withColumn("predicted_price", F.lit(1)).withColumn("model_version", F.lit(3)))
+    assert scored.first().asDict() == {"symbol": "BTCUSDT", "predicted_price": 1.0, "model_version": "3"}
+    with pytest.raises(ScorerError, match="model_version"):
+        conform(rows.withColumn("predicted_price", F.lit(1.0)))
+
+
+def test_load_scorer_defaults_to_nulls_and_explains_a_bad_path(spark) -> None:
+    assert load_scorer(spark, Settings(lake_uri="/tmp/lake")) is null_scorer
+    with pytest.raises(ScorerError, match="module:function"):
+        load_scorer(spark, Settings(lake_uri="/tmp/lake", silver_scorer="no_colon"))
+    with pytest.raises(ScorerError, match="cannot load scorer"):
+        load_scorer(spark, Settings(lake_uri="/tmp/lake", silver_scorer="lakehouse.nowhere:factory"))
