@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The image of every Python service (API, producer, company simulator, dbt, MLflow, Airflow, dashboard).
+# The image of the Python services without Spark (API, producer, company simulator, dbt, MLflow, dashboard).
 # Dependencies come from requirements.txt (exported from uv.lock by `make requirements`) and are
 # installed in their own stage before any project code is copied, so a code change rebuilds only the
 # last, small layers.

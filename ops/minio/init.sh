@@ -7,7 +7,7 @@ set -eu
 : "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}" "${S3_ACCESS_KEY:?}" "${S3_SECRET_KEY:?}"
 : "${LAKE_BUCKET:?}" "${MLFLOW_BUCKET:?}"
 
-mc alias set lake http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
+mc alias set lake "${MINIO_URL:-http://minio:9000}" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
 mc mb --ignore-existing "lake/$LAKE_BUCKET"
 mc mb --ignore-existing "lake/$MLFLOW_BUCKET"
 

@@ -1,8 +1,8 @@
 """Build a pinned Go command from the Go module proxy once, cached under `.lakehouse/tools/`.
 
-The tests need two programs that no Python or Debian package ships at a usable version: the MinIO
-server (an S3-compatible store for the s3a lake) and docker compose (to check the compose file
-without a Docker engine). Both are Go modules, so `go` builds them from source on first use (a few
+The tests need programs that no Python or Debian package ships at a usable version: the MinIO
+server (an S3-compatible store for the s3a lake) and its client `mc` (which runs the compose bucket
+set-up), and docker compose (to check the compose file without a Docker engine). Both are Go modules, so `go` builds them from source on first use (a few
 minutes cold, seconds with a warm Go build cache); later runs find the binary and start at once.
 A throw-away module is used rather than `go install pkg@version`, which refuses modules whose
 go.mod has `exclude` or `replace` directives (docker compose has some).
@@ -39,6 +39,7 @@ class GoTool:
 
 
 MINIO = GoTool("minio", "github.com/minio/minio", "v0.0.0-20260212201848-7aac2a2c5b7c")
+MINIO_CLIENT = GoTool("mc", "github.com/minio/mc", "v0.0.0-20250313080218-cf909e1063a9")
 DOCKER_COMPOSE = GoTool("docker-compose", "github.com/docker/compose/v2/cmd", "v2.40.3")
 
 
