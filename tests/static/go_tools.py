@@ -2,8 +2,9 @@
 
 The tests need programs that no Python or Debian package ships at a usable version: the MinIO
 server (an S3-compatible store for the s3a lake) and its client `mc` (which runs the compose bucket
-set-up), and docker compose (to check the compose file without a Docker engine). Both are Go modules, so `go` builds them from source on first use (a few
-minutes cold, seconds with a warm Go build cache); later runs find the binary and start at once.
+set-up), and docker compose (to check the compose file without a Docker engine). All are Go
+modules, so `go` builds them from source on first use (minutes cold, under a minute with a warm Go
+build cache); later runs find the binary and start at once.
 A throw-away module is used rather than `go install pkg@version`, which refuses modules whose
 go.mod has `exclude` or `replace` directives (docker compose has some).
 """

@@ -299,3 +299,25 @@ def test_external_images_are_pinned(services) -> None:
         repository, _, tag = image.rpartition(":")
         assert repository and tag and tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
         assert any(ch.isdigit() for ch in tag), f"{name}: {image} has no version in its tag"
+
+
+def test_airflow_settings_name_real_airflow_options(services) -> None:
+    # AIRFLOW__SECTION__KEY with a typo is silently ignored by Airflow: check each against its config.
+    import importlib.util
+    from pathlib import Path
+
+    import yaml
+
+    spec = importlib.util.find_spec("airflow")
+    assert spec and spec.submodule_search_locations
+    template = Path(next(iter(spec.submodule_search_locations))) / "config_templates" / "config.yml"
+    options = {
+        (section, option)
+        for section, body in yaml.safe_load(template.read_text()).items()
+        for option in body["options"]
+    }
+    names = {key for name, svc in services.items() if name.startswith("airflow") for key in _environment(svc)}
+    airflow_vars = {key for key in names if key.startswith("AIRFLOW__")}
+    assert len(airflow_vars) >= 10
+    unknown = sorted(key for key in airflow_vars if tuple(part.lower() for part in key.split("__")[1:3]) not in options)
+    assert unknown == []
