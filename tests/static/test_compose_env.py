@@ -140,3 +140,12 @@ def test_parse_env_file_rejects_garbage() -> None:
 def test_compose_env_never_sets_local_mode_settings(env_example, generated_env) -> None:
     # lakehouse.settings also reads .env: a LAKEHOUSE_* line written for compose would change local runs.
     assert [name for name in (*env_example, *generated_env) if name.startswith("LAKEHOUSE_")] == []
+
+
+def test_a_compose_env_file_leaves_local_settings_unchanged(generated_env, tmp_path) -> None:
+    from lakehouse.settings import Settings
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("".join(f"{key}={value}\n" for key, value in generated_env.items()))
+    with_compose_env = Settings(_env_file=dotenv).model_dump()  # type: ignore[call-arg]
+    assert with_compose_env == Settings(_env_file=None).model_dump()  # type: ignore[call-arg]
