@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from lakehouse.gold.dbt import build_gold, run_dbt
-from tests.integration.gold.conftest import load_silver, silver_rows
+from tests.utils.silver_pg import load_silver, silver_rows
 from tests.utils.market import synthetic_trades
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""A scratch database per test module: dbt writes fixed schemas (silver, gold), so tests get their own DB."""
+"""Scratch databases with the silver mirror, and silver rows to fill them (dbt writes fixed schemas)."""
 
 from __future__ import annotations
 

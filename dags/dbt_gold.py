@@ -1,0 +1,34 @@
+"""
+### dbt_gold
+
+Builds the gold layer in PostgreSQL every 5 minutes: `dbt build` (models, data tests, unit tests)
+over the silver mirror. Incremental candles pick up late trades by their processing time.
+A failure posts to `LAKEHOUSE_ALERT_WEBHOOK_URL`.
+"""
+
+from airflow.sdk import dag, task
+
+from lakehouse.orchestration.dag_defaults import START_DATE, default_args
+
+
+@dag(
+    dag_id="dbt_gold",
+    schedule="*/5 * * * *",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["gold", "dbt"],
+    doc_md=__doc__,
+)
+def dbt_gold() -> None:
+    @task
+    def dbt_build() -> dict:
+        from lakehouse.orchestration.tasks import dbt_build
+
+        return dbt_build()
+
+    dbt_build()
+
+
+dag = dbt_gold()

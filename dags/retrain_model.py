@@ -1,0 +1,37 @@
+"""
+### retrain_model
+
+Weekly: train `price_forecaster` on silver history, evaluate it against the naive baseline and the
+current champion on the same validation window, and move the `champion` alias only when it wins
+(the running silver stream picks the new champion up without a restart).
+"""
+
+from datetime import timedelta
+
+from airflow.sdk import dag, task
+
+from lakehouse.orchestration.dag_defaults import START_DATE, default_args
+
+
+@dag(
+    dag_id="retrain_model",
+    schedule="@weekly",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    dagrun_timeout=timedelta(hours=2),
+    tags=["ml", "mlflow"],
+    doc_md=__doc__,
+)
+def retrain_model() -> None:
+    @task
+    def train_evaluate_promote() -> dict:
+        from lakehouse.orchestration.tasks import retrain
+
+        return retrain()
+
+    train_evaluate_promote()
+
+
+dag = retrain_model()

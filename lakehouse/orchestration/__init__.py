@@ -1,0 +1,1 @@
+"""What the Airflow DAGs run: plain functions, testable without Airflow."""

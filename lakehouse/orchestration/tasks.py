@@ -1,0 +1,85 @@
+"""The work behind each DAG task. Each function reads Settings itself, so a task needs no arguments."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from lakehouse.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+# Files a running stream or a reader might still need are kept a week (Delta's safe default).
+VACUUM_RETENTION_HOURS = 168
+MAINTAINED_TABLES = (("bronze", "trades"), ("silver", "trades"), ("silver", "trades_quarantine"))
+
+
+def dbt_build(settings: Settings | None = None) -> dict[str, Any]:
+    """`dbt build` of the gold layer (models, data tests, unit tests)."""
+    from lakehouse.gold.dbt import build_gold
+
+    result = build_gold(settings or load_settings())
+    return {"seconds": round(result.seconds, 1)}
+
+
+@contextmanager
+def _spark_for_task(settings: Settings, app_name: str, spark: SparkSession | None) -> Iterator[SparkSession]:
+    """A task's own session, stopped afterwards (a worker process must not keep a JVM); or the caller's."""
+    if spark is not None:
+        yield spark
+        return
+    from lakehouse.spark.session import build_spark
+
+    own = build_spark(settings, app_name=app_name)
+    try:
+        yield own
+    finally:
+        own.stop()
+
+
+def retrain(settings: Settings | None = None, spark: SparkSession | None = None) -> dict[str, Any]:
+    """Train, evaluate against the baseline and the champion, promote only through the gate."""
+    from lakehouse.ml.train import train
+
+    settings = settings or load_settings()
+    with _spark_for_task(settings, "retrain_model", spark) as session:
+        result = train(session, settings)
+    return {
+        "version": result.version,
+        "promoted": result.decision.promote,
+        "reason": result.decision.reason,
+        "rmse": result.metrics["rmse"],
+        "baseline_rmse": result.baseline["rmse"],
+    }
+
+
+def maintain_lake(
+    settings: Settings | None = None,
+    retention_hours: int = VACUUM_RETENTION_HOURS,
+    spark: SparkSession | None = None,
+) -> dict[str, Any]:
+    """OPTIMIZE (compact the small files streaming leaves) and VACUUM every Delta table that exists."""
+    from delta.tables import DeltaTable
+
+    settings = settings or load_settings()
+    if retention_hours < VACUUM_RETENTION_HOURS:
+        raise ValueError(f"VACUUM retention below {VACUUM_RETENTION_HOURS} h can break running streams and readers")
+    report: dict[str, Any] = {}
+    with _spark_for_task(settings, "lake_maintenance", spark) as session:
+        for layer, name in MAINTAINED_TABLES:
+            uri = settings.table_uri(layer, name)
+            if not DeltaTable.isDeltaTable(session, uri):
+                log.info("skipping %s: not a Delta table yet", uri)
+                continue
+            table = DeltaTable.forPath(session, uri)
+            metrics = table.optimize().executeCompaction().select("metrics.numFilesAdded", "metrics.numFilesRemoved")
+            added, removed = metrics.first() or (0, 0)
+            table.vacuum(retention_hours)
+            report[f"{layer}.{name}"] = {"files_added": added, "files_removed": removed}
+            log.info("maintained %s: compacted %s files into %s; vacuumed (%d h)", uri, removed, added, retention_hours)
+    return report

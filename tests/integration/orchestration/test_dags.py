@@ -1,0 +1,105 @@
+"""The DAGs import cleanly, carry tags/retries/schedules, run for real with dag.test(), and alert on failure."""
+
+import json
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import psycopg
+import pytest
+
+from lakehouse.local.processes import free_port
+from tests.integration.orchestration.conftest import last_json_line
+from tests.utils.market import synthetic_trades
+from tests.utils.silver_pg import load_silver, silver_rows
+
+pytestmark = pytest.mark.integration
+
+EXPECTED = {"dbt_gold": "*/5 * * * *", "retrain_model": "@weekly", "lake_maintenance": "@daily"}
+
+INTEGRITY = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(include_examples=False)
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "dags": {
+        dag_id: {
+            "tags": sorted(dag.tags),
+            "schedule": str(getattr(dag, "schedule", None) or dag.timetable.description),
+            "catchup": dag.catchup,
+            "retries": [t.retries for t in dag.tasks],
+            "callbacks": [t.on_failure_callback is not None for t in dag.tasks],
+        }
+        for dag_id, dag in bag.dags.items()
+    },
+}))
+"""
+
+RUN_DAG = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag(include_examples=False).get_dag(sys.argv[1] if len(sys.argv) > 1 else "{dag_id}")
+run = dag.test()
+states = {{ti.task_id: str(ti.state) for ti in run.get_task_instances()}}
+print(json.dumps({{"state": str(run.state), "tasks": states}}))
+"""
+
+
+def test_dag_integrity(run_airflow_python) -> None:
+    result = run_airflow_python(INTEGRITY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = last_json_line(result.stdout)
+    assert report["errors"] == {}
+    assert set(report["dags"]) == set(EXPECTED)
+    for dag_id, schedule in EXPECTED.items():
+        dag = report["dags"][dag_id]
+        assert dag["tags"], dag_id
+        assert schedule in dag["schedule"] or dag["schedule"] == schedule, dag
+        assert dag["catchup"] is False
+        assert all(retries >= 1 for retries in dag["retries"]), dag_id
+        assert all(dag["callbacks"]), dag_id
+
+
+def test_dbt_gold_dag_runs_against_the_local_stack(run_airflow_python, gold_db) -> None:
+    load_silver(gold_db["dsn"], silver_rows(synthetic_trades(minutes=5), processed_at=datetime.now(UTC)))
+    result = run_airflow_python(RUN_DAG.format(dag_id="dbt_gold"), LAKEHOUSE_PG_DSN=gold_db["dsn"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = last_json_line(result.stdout)
+    assert report["state"] == "success", result.stdout[-4000:]
+    with psycopg.connect(gold_db["dsn"]) as conn:
+        assert conn.execute("SELECT count(*) FROM gold.candles_1m").fetchone()[0] > 0
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Receiver.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_failing_task_posts_to_the_webhook(run_airflow_python) -> None:
+    port = free_port()
+    server = HTTPServer(("127.0.0.1", port), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run_airflow_python(
+            RUN_DAG.format(dag_id="dbt_gold"),
+            # Nothing listens there: dbt cannot connect, the task fails, the callback fires.
+            LAKEHOUSE_PG_DSN=f"postgresql://nobody:nothing@127.0.0.1:{free_port()}/market_db",
+            LAKEHOUSE_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+            LAKEHOUSE_DAG_RETRIES="0",
+        )
+    finally:
+        server.shutdown()
+    report = last_json_line(result.stdout)
+    assert report["state"] == "failed"
+    assert len(_Receiver.received) == 1, result.stdout[-3000:]
+    text = _Receiver.received[0]["text"]
+    assert "dbt_gold.dbt_build" in text and "failed" in text
