@@ -1,13 +1,19 @@
-"""A real S3-compatible server for the s3a lake: MinIO, built from its Go module on first use.
+"""A real S3-compatible server for the s3a lake, and a Spark standalone cluster shaped like compose's.
 
-The binary is cached under `.lakehouse/tools/` (tests/static/go_tools.py), so only the first run on a
-machine pays the build (about 5 minutes cold). Tests skip, saying why, only when it cannot be built.
+MinIO is built from its Go module on first use and cached under `.lakehouse/tools/`
+(tests/static/go_tools.py), so only the first run on a machine pays the build (about 5 minutes
+cold). Tests skip, saying why, only when it cannot be built.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import secrets
+import signal
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -18,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.local.processes import free_port, wait_until
+from tests.static.compose_model import REPO
 from tests.static.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
 
 
@@ -94,3 +101,100 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class SparkCluster:
+    """A Spark standalone master + worker run from an image-style SPARK_HOME (see `spark_home`)."""
+
+    master_url: str
+    master_ui: str
+    spark_home: Path
+
+    def applications(self) -> dict[str, list[str]]:
+        """Names of the running and completed applications, from the master's JSON status."""
+        with urllib.request.urlopen(f"{self.master_ui}/json/", timeout=5) as response:
+            status = json.load(response)
+        return {kind: [app["name"] for app in status.get(kind, [])] for kind in ("activeapps", "completedapps")}
+
+    def alive_workers(self) -> int:
+        with urllib.request.urlopen(f"{self.master_ui}/json/", timeout=5) as response:
+            return int(json.load(response).get("aliveworkers", 0))
+
+
+@pytest.fixture(scope="module")
+def spark_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What Dockerfile.spark builds: pyspark's Spark, plus the pinned jars filtered by install_jars.py.
+
+    Spark's own files are linked, not copied; the added jars are copied by the image's own script.
+    """
+    import pyspark
+
+    from lakehouse.local.jars import ensure_jars
+
+    pyspark_dir = Path(pyspark.__file__).parent
+    home = tmp_path_factory.mktemp("spark-home")
+    (home / "bin").symlink_to(pyspark_dir / "bin")
+    jars = home / "jars"
+    jars.mkdir()
+    for jar in (pyspark_dir / "jars").glob("*.jar"):
+        (jars / jar.name).symlink_to(jar)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "ops" / "spark" / "install_jars.py"), str(ensure_jars() / "spark"), str(jars)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return home
+
+
+@pytest.fixture(scope="module")
+def spark_cluster(spark_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkCluster]:
+    """The compose topology in miniature: `spark-class` Master and Worker, as the containers run them."""
+    root = tmp_path_factory.mktemp("spark-cluster")
+    port, master_ui_port, worker_ui_port = free_port(), free_port(), free_port()
+    cluster = SparkCluster(f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{master_ui_port}", spark_home)
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home),
+        "SPARK_MASTER_OPTS": "-Dspark.deploy.defaultCores=1",
+        "SPARK_WORKER_CORES": "2",
+        "SPARK_WORKER_MEMORY": "1g",
+        "SPARK_WORKER_DIR": str(root / "work"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    spark_class = str(spark_home / "bin" / "spark-class")
+    commands = {
+        "master": [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+                   "--webui-port", str(master_ui_port)],
+        "worker": [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+                   "--webui-port", str(worker_ui_port), cluster.master_url],
+    }  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, command in commands.items():
+            with open(root / f"{name}.log", "wb") as out:
+                # Own session, so teardown stops the JVM that spark-class execs into.
+                processes.append(
+                    subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                )
+            if name == "master":
+                wait_until(lambda: _ready_url(f"{cluster.master_ui}/json/"), 90, "Spark master", root / "master.log")
+        wait_until(lambda: cluster.alive_workers() >= 1, 90, "Spark worker registration", root / "worker.log")
+        yield cluster
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def _ready_url(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
