@@ -24,7 +24,7 @@ from lakehouse.ingest.api import metrics
 from lakehouse.ingest.api.auth import ApiKeys, source_for
 from lakehouse.ingest.api.ratelimit import RateLimiter
 from lakehouse.ingest.api.sink import KafkaSink
-from lakehouse.ingest.api_models import BodyInvalid, TradeIn, batch_adapter, parse_trades, record_value
+from lakehouse.ingest.api_models import BodyInvalid, TradeIn, batch_adapter, parse_trades, record_values
 from lakehouse.kafka.producer import TradeProducer
 from lakehouse.schema.trade import now_ms
 from lakehouse.settings import Settings, get_settings
@@ -117,7 +117,7 @@ class Gateway:
     async def _produce(self, client: str, trades: list[Any]) -> Response:
         source = source_for(client)
         ingest_time = now_ms()
-        items = [(trade.symbol.encode(), record_value(trade, source, ingest_time)) for trade in trades]
+        items = record_values(trades, source, ingest_time)
         started = time.perf_counter()
         outcome = await self.sink.send(items)
         if outcome.all_acked:
@@ -135,11 +135,16 @@ class Gateway:
         metrics.REQUESTS.labels("503").inc()
         metrics.TRADES_ACCEPTED.labels(client).inc(len(accepted))
         metrics.TRADES_REJECTED.labels("kafka_unavailable").inc(len(not_accepted))
-        detail = (
-            "Kafka is unavailable: none of the records were accepted"
-            if not accepted
-            else f"Kafka is unavailable: {len(accepted)} of {len(items)} records were accepted"
-        )
+        if not outcome.complete:
+            # librdkafka reports every record within message.timeout.ms, so this is a safety net only.
+            detail = (
+                "Kafka did not confirm the records in time: send them again "
+                "(a record stored twice is removed downstream, where trades are unique by identity)"
+            )
+        elif not accepted:
+            detail = "Kafka is unavailable: none of the records were accepted"
+        else:
+            detail = f"Kafka is unavailable: {len(accepted)} of {len(items)} records were accepted"
         return JSONResponse(
             {"detail": detail, "accepted": accepted, "not_accepted": not_accepted},
             status_code=503,
@@ -190,11 +195,14 @@ def create_app(settings: Settings | None = None, producer: TradeProducer | None 
             settings.kafka_topic,
             client_id="ingestion-api",
             message_timeout_ms=settings.api_kafka_timeout_ms,
-            linger_ms=2,
+            linger_ms=5,
         )
-        app.state.gateway = Gateway(settings, KafkaSink(kafka, settings.api_kafka_timeout_ms / 1000))
+        sink = KafkaSink(kafka, settings.api_kafka_timeout_ms / 1000)
+        sink.start()
+        app.state.gateway = Gateway(settings, sink)
         log.info("ingestion API ready: topic %s on %s", settings.kafka_topic, settings.kafka_bootstrap)
         yield
+        await sink.stop()
         kafka.close(timeout_s=10)
 
     app = FastAPI(

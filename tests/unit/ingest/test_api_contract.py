@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from lakehouse.ingest.api_models import CLIENT_FIELDS, SERVER_FIELDS, TradeIn, parse_trades, record_value
+from lakehouse.ingest.api_models import (
+    CLIENT_FIELDS,
+    SERVER_FIELDS,
+    TradeIn,
+    parse_trades,
+    record_value,
+    record_values,
+)
 from lakehouse.schema.trade import DECIMAL_PATTERN, SYMBOL_PATTERN, TradeRecord
 
 pytestmark = pytest.mark.unit
@@ -71,6 +78,17 @@ def test_what_the_api_accepts_becomes_a_valid_record_with_identical_json(price: 
     record = TradeRecord.model_validate_json(value)  # full validation of what goes to Kafka
     assert record.to_json_bytes() == value  # byte-identical to the canonical serialisation
     assert record.price == f"{price:f}" and record.quantity == str(quantity)
+
+
+@given(
+    trade_id=st.text(min_size=1, max_size=64), client=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+)
+def test_fast_serialisation_is_byte_identical_for_any_trade_id(trade_id: str, client: str) -> None:
+    trade = TradeIn(**valid(trade_id=trade_id))
+    [(key, value)] = record_values([trade], f"api:{client}", NOW)
+    expected = TradeRecord(**trade.model_dump(), source=f"api:{client}", ingest_time=NOW)
+    assert value == expected.to_json_bytes()  # escaping of quotes, backslashes, control and non-ASCII chars
+    assert key == expected.kafka_key()
 
 
 @pytest.mark.parametrize(
