@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -19,12 +20,22 @@ pytestmark = pytest.mark.unit
 HEALTHCHECK = REPO / "ops" / "docker" / "healthcheck.py"
 
 
+# What a Spark master's /json/ answers (trimmed to the fields the probe reads).
+MASTER_JSON = {
+    "aliveworkers": 1,
+    "activeapps": [
+        {"name": "bronze-trades", "state": "RUNNING"},
+        {"name": "silver-trades", "state": "WAITING"},
+    ],
+}
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        status = 200 if self.path == "/ok" else 503
+        status = 200 if self.path in ("/ok", "/json/") else 503
         self.send_response(status)
         self.end_headers()
-        self.wfile.write(b"body")
+        self.wfile.write(json.dumps(MASTER_JSON).encode() if self.path == "/json/" else b"body")
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -61,6 +72,25 @@ def test_healthcheck_tcp_mode_and_bad_usage(http_server: str) -> None:
     assert _probe(f"tcp://127.0.0.1:{free_port()}").returncode == 1
     assert _probe("ftp://example").returncode == 1
     assert _probe().returncode == 2
+
+
+def test_healthcheck_spark_app_mode_needs_a_running_application(http_server: str) -> None:
+    master = http_server.removeprefix("http://")
+    assert _probe(f"spark-app://{master}/bronze-trades").returncode == 0
+    waiting = _probe(f"spark-app://{master}/silver-trades")  # registered but without executors
+    assert waiting.returncode == 1 and "no running Spark application 'silver-trades'" in waiting.stderr
+    assert "bronze-trades" in _probe(f"spark-app://{master}/gold-trades").stderr  # names what does run
+    assert _probe(f"spark-app://127.0.0.1:{free_port()}/bronze-trades").returncode == 1
+    assert _probe(f"spark-app://{master}/").returncode == 1
+
+
+def test_streaming_jobs_are_checked_under_the_application_names_they_use(services) -> None:
+    # lakehouse/stream/cli.py names the Spark application "<job>-trades"; the healthcheck must match.
+    cli = (REPO / "lakehouse" / "stream" / "cli.py").read_text()
+    assert 'app_name=f"{job}-trades"' in cli
+    for job in ("bronze", "silver"):
+        test = services[f"spark-{job}"]["healthcheck"]["test"]
+        assert test[-1] == f"spark-app://spark-master:8080/{job}-trades"
 
 
 def _served_ports(service: dict) -> set[int]:
