@@ -32,10 +32,27 @@ class BatchReport:
     batch_id: int
     counts: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
+    steps_s: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         counts = " ".join(f"{name}={value}" for name, value in self.counts.items())
-        return f"{self.job} batch {self.batch_id}: {counts} in {self.duration_s:.2f}s"
+        steps = " ".join(f"{name}={seconds:.2f}" for name, seconds in self.steps_s.items())
+        return f"{self.job} batch {self.batch_id}: {counts} in {self.duration_s:.2f}s" + (
+            f" ({steps})" if steps else ""
+        )
+
+
+class StepTimer:
+    """Wall time per named step of a batch (where a slow batch spends its time)."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps[step] = self.steps.get(step, 0.0) + now - self._last
+        self._last = now
 
 
 BatchWriter = Callable[["DataFrame", int], BatchReport]

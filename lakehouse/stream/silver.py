@@ -39,7 +39,7 @@ from lakehouse.stream import silver_transforms as st
 from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id
 from lakehouse.stream.kafka_source import read_topic
 from lakehouse.stream.postgres_mirror import PostgresMirror
-from lakehouse.stream.runner import BatchCallback, BatchReport, run_stream
+from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, run_stream
 from lakehouse.stream.scoring import Scorer, conform, load_scorer, null_scorer
 
 if TYPE_CHECKING:
@@ -148,12 +148,28 @@ class SilverWriter:
             st.quarantine_rows(st.conflicting_duplicates(ranked), now)
         )
         if conflicts:
-            conflict_ids = scored.sparkSession.createDataFrame(conflicts, ", ".join(f"{c} string" for c in st.IDENTITY))
-            refused = scored.join(conflict_ids, list(st.IDENTITY), "left_semi")
+            refused = scored.join(_identities(scored.sparkSession, conflicts), list(st.IDENTITY), "left_semi")
             quarantine = quarantine.unionByName(
                 st.quarantine_rows(refused.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
             )
         return quarantine
+
+    def _new_rows(self, batch: DataFrame, now: int, keep: list[DataFrame]) -> tuple[DataFrame, DataFrame, DataFrame]:
+        """(checked, ranked, new scored rows) of a batch; the cached frames are added to `keep`."""
+        spark = batch.sparkSession
+        checked = st.validate(batch, now).persist(StorageLevel.MEMORY_AND_DISK)
+        keep.append(checked)
+        valid = checked.where(F.col("reason").isNull())
+        ranked = st.rank_duplicates(valid, _small(spark, st.repeated_identities(valid)))
+        ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
+        keep.append(ranked)
+        candidates = st.to_silver(ranked.where(F.col("dup_rank") == 1), now)
+        existing = self._existing_identities(spark, candidates)
+        if existing is not None:
+            candidates = st.not_yet_in(candidates, _small(spark, st.exact_resends(candidates, existing)))
+        scored = self._score(candidates)
+        keep.append(scored)
+        return checked, ranked, scored
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
         spark = batch.sparkSession
@@ -161,20 +177,15 @@ class SilverWriter:
         quarantine_app = sink_app_id(spark, QUARANTINE_SINK)
         now = int(time.time() * 1000)
         cached: list[DataFrame] = []
+        timer = StepTimer()
         try:
-            checked = st.validate(batch, now).persist(StorageLevel.MEMORY_AND_DISK)
-            cached.append(checked)
-            ranked = st.rank_duplicates(checked.where(F.col("reason").isNull())).persist(StorageLevel.MEMORY_AND_DISK)
-            cached.append(ranked)
+            checked, ranked, scored = self._new_rows(batch, now, cached)
             rows, invalid, later_copies, resent_in_batch = _totals(checked, ranked)
-            candidates = st.to_silver(ranked.where(F.col("dup_rank") == 1), now)
-            existing = self._existing_identities(spark, candidates)
-            new_rows = candidates if existing is None else st.not_yet_in(candidates, existing)
-            scored = self._score(new_rows)
-            cached.append(scored)
-
+            timer.lap("prepare")
             mirrored = scored.select(*st.SILVER_COLUMNS).toArrow()
+            timer.lap("collect")
             conflicts = self.mirror.upsert(mirrored)
+            timer.lap("postgres")
             if self.fault_pause_s:
                 # PostgreSQL committed, Delta not yet: the window a crash must survive.
                 log.warning("fault drill: batch %d mirrored, pausing %.1fs", batch_id, self.fault_pause_s)
@@ -182,30 +193,37 @@ class SilverWriter:
             silver_rows = scored
             if conflicts:
                 log.warning("batch %d: %d conflicting duplicates go to quarantine", batch_id, len(conflicts))
-                conflict_ids = spark.createDataFrame(conflicts, ", ".join(f"{c} string" for c in st.IDENTITY))
-                silver_rows = scored.join(conflict_ids, list(st.IDENTITY), "left_anti")
+                silver_rows = scored.join(_identities(spark, conflicts), list(st.IDENTITY), "left_anti")
             quarantine = self._quarantine(checked, ranked, scored, conflicts, now).persist(StorageLevel.MEMORY_AND_DISK)
             cached.append(quarantine)
             quarantined = quarantine.count()
-            new_count = mirrored.num_rows - len(conflicts)
-            # Exact re-sends: later copies within the batch plus first copies silver already held.
-            duplicates = resent_in_batch + (rows - invalid - later_copies - mirrored.num_rows)
             # Empty appends are skipped: they would only add empty commits to the log.
-            if new_count:
+            if mirrored.num_rows > len(conflicts):
                 append_once(silver_rows.select(*st.SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
             if quarantined:
                 append_once(quarantine, self.quarantine_uri, quarantine_app, batch_id)
+            timer.lap("delta")
         finally:
             for frame in cached:
                 frame.unpersist()
         counts = {
             "rows": rows,
             "invalid": invalid,
-            "silver": new_count,
-            "duplicates": duplicates,
+            "silver": mirrored.num_rows - len(conflicts),
+            # Exact re-sends: later copies within the batch plus first copies silver already held.
+            "duplicates": resent_in_batch + (rows - invalid - later_copies - mirrored.num_rows),
             "quarantined": quarantined,
         }
-        return BatchReport("silver", batch_id, counts)
+        return BatchReport("silver", batch_id, counts, steps_s=timer.steps)
+
+
+def _identities(spark: SparkSession, identities: list[tuple[str, str, str]]) -> DataFrame:
+    return F.broadcast(spark.createDataFrame(identities, ", ".join(f"{c} string" for c in st.IDENTITY)))
+
+
+def _small(spark: SparkSession, frame: DataFrame) -> DataFrame:
+    """Collect a small (usually empty) key set and hand it back as a broadcast: no shuffle of batch rows."""
+    return F.broadcast(spark.createDataFrame(frame.collect(), frame.schema))
 
 
 def _totals(checked: DataFrame, ranked: DataFrame) -> tuple[int, int, int, int]:

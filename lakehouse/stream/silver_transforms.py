@@ -143,11 +143,28 @@ def _shape_rules() -> list[Column]:
     return rules
 
 
-def validate(raw: DataFrame, now_ms: int) -> DataFrame:
-    """Add `_t` (the parsed record), typed `_price`/`_quantity` and `reason` (null when the record is valid).
+def canonical_shapes() -> list[str]:
+    """schema_of_variant() of a canonical record, with and without the optional fields (keys sort by name)."""
+    schema = spark_schema()
+    required = set(_required_fields())
+    shapes = []
+    for include_optional in (False, True):
+        fields = sorted((f for f in schema.fields if include_optional or f.name in required), key=lambda f: f.name)
+        shapes.append("OBJECT<" + ", ".join(f"{f.name}: {_JSON_TYPE[f.dataType]}" for f in fields) + ">")
+    return shapes
 
-    `now_ms` bounds future event times; the caller passes the batch time so a replayed batch is judged
-    by the same clock reading only when it matters (a trade 24 h in the future stays rejected).
+
+def _reasons(rules: list[Column]) -> Column:
+    """The failing rules' reasons joined into one string ('' when none fails)."""
+    return F.array_join(F.array_compact(F.array(*rules)), REASON_SEPARATOR)
+
+
+def validate(raw: DataFrame, now_ms: int) -> DataFrame:
+    """Add `_t` (the parsed record), typed `_price`/`_quantity`/`_notional` and `reason` (null when valid).
+
+    `now_ms` bounds future event times (the caller passes the batch time). The shape of the JSON is
+    checked in one comparison of its variant schema against the canonical shapes; the per-field
+    diagnosis of a bad shape is only computed for the rows that have one.
     """
     # Bytes that are not UTF-8 are quarantined as such rather than parsed into replacement characters.
     text = F.when(F.expr("is_valid_utf8(cast(value AS STRING))"), F.col("value").cast("string"))
@@ -159,34 +176,47 @@ def validate(raw: DataFrame, now_ms: int) -> DataFrame:
         .withColumn("_quantity", F.col("_t.quantity").try_cast(DECIMAL_TYPE))
         .withColumn("_notional", F.try_multiply(F.col("_price"), F.col("_quantity")).try_cast(DECIMAL_TYPE))
     )
-    shape = F.filter(F.array(*_shape_rules()), lambda reason: reason.isNotNull())
-    fields = F.filter(F.array(*_field_rules(now_ms)), lambda reason: reason.isNotNull())
-    overflow = F.filter(
-        F.array(
-            _rule(
-                F.col("_price").isNotNull() & F.col("_quantity").isNotNull() & F.col("_notional").isNull(),
-                "notional: price x quantity overflows DECIMAL(38,18)",
-            )
-        ),
-        lambda reason: reason.isNotNull(),
+    shape_ok = F.expr("schema_of_variant(_variant)").isin(*canonical_shapes())
+    overflow = _rule(
+        F.col("_price").isNotNull() & F.col("_quantity").isNotNull() & F.col("_notional").isNull(),
+        "notional: price x quantity overflows DECIMAL(38,18)",
     )
     # Field rules are only meaningful once the shape is right (a wrong type already says why).
-    reasons = F.when(F.size(shape) > 0, shape).otherwise(F.concat(fields, overflow))
-    return parsed.withColumn(
-        "reason", F.when(F.size(reasons) > 0, F.array_join(reasons, REASON_SEPARATOR)).cast("string")
-    )
+    reason = F.when(shape_ok, _reasons([*_field_rules(now_ms), overflow])).otherwise(_reasons(_shape_rules()))
+    return parsed.withColumn("reason", F.nullif(reason, F.lit(""))).drop("_text", "_variant")
 
 
-def rank_duplicates(valid: DataFrame) -> DataFrame:
+def _identity_columns() -> list[Column]:
+    return [F.col(f"_t.{name}").alias(name) for name in IDENTITY]
+
+
+def repeated_identities(valid: DataFrame) -> DataFrame:
+    """Identities that occur more than once in the batch (usually none): a narrow aggregate, no row shuffle."""
+    return valid.select(*_identity_columns()).groupBy(*IDENTITY).count().where(F.col("count") > 1).drop("count")
+
+
+def rank_duplicates(valid: DataFrame, repeated: DataFrame) -> DataFrame:
     """Add `dup_rank` (1 = first copy of the identity in Kafka order) and the first copy's `_first_trade_time`.
 
-    Earliest Kafka coordinates win, so the choice is the same on every replay of the batch.
+    Earliest Kafka coordinates win, so the choice is the same on every replay of the batch. Only rows
+    of `repeated` identities (pass it broadcast: it is small) go through the sorting window; the rest
+    are first copies by definition.
     """
-    identity = [F.col(f"_t.{name}") for name in IDENTITY]
-    by_identity = Window.partitionBy(*identity).orderBy(*[F.col(name) for name in KAFKA_COORDINATES])
-    return valid.withColumn("dup_rank", F.row_number().over(by_identity)).withColumn(
-        "_first_trade_time", F.first(F.col("_t.trade_time")).over(by_identity)
+    keyed = valid.select("*", *[c.alias(f"_id_{name}") for c, name in zip(_identity_columns(), IDENTITY, strict=True)])
+    keys = [f"_id_{name}" for name in IDENTITY]
+    repeated = repeated.toDF(*keys)
+    singles = (
+        keyed.join(repeated, keys, "left_anti")
+        .withColumn("dup_rank", F.lit(1))
+        .withColumn("_first_trade_time", F.col("_t.trade_time"))
     )
+    by_identity = Window.partitionBy(*keys).orderBy(*[F.col(name) for name in KAFKA_COORDINATES])
+    copies = (
+        keyed.join(repeated, keys, "left_semi")
+        .withColumn("dup_rank", F.row_number().over(by_identity))
+        .withColumn("_first_trade_time", F.first(F.col("_t.trade_time")).over(by_identity))
+    )
+    return singles.unionByName(copies).drop(*keys)
 
 
 def conflicting_duplicates(ranked: DataFrame) -> DataFrame:
@@ -239,11 +269,21 @@ def quarantine_rows(rejected: DataFrame, quarantined_at_ms: int) -> DataFrame:
     )
 
 
-def not_yet_in(candidates: DataFrame, existing: DataFrame) -> DataFrame:
-    """Candidates that are not exact re-sends of a row in `existing` (the already-pruned silver lookup).
+def exact_resends(candidates: DataFrame, existing: DataFrame) -> DataFrame:
+    """(identity, trade_time) of candidates that `existing` (the pruned silver lookup) already holds.
+
+    Only the key columns take part in the join, so a batch's rows are not shuffled to find the
+    (usually zero) re-sends.
+    """
+    keys = [*IDENTITY, "trade_time"]
+    return candidates.select(*keys).join(existing.select(*keys), keys, "left_semi")
+
+
+def not_yet_in(candidates: DataFrame, resends: DataFrame) -> DataFrame:
+    """Candidates that are not exact re-sends (pass `resends` broadcast).
 
     A re-send carries the same identity and trade_time. The same identity with another trade_time is
     not dropped here: the mirror's identity check turns it into a quarantined conflict.
     """
     keys = [*IDENTITY, "trade_time"]
-    return candidates.join(existing.select(*keys), keys, "left_anti")
+    return candidates.join(resends.select(*keys), keys, "left_anti")

@@ -119,7 +119,11 @@ def test_first_copy_in_kafka_order_wins_and_conflicts_are_separated(kafka_frame)
     moved = {**first, "trade_time": NOW_MS - 4000}  # same identity, another event time
     other = trade_dict(8)
     records = [(same, 1, 10), (first, 0, 99), (moved, 2, 5), (other, 0, 100)]
-    ranked = st.rank_duplicates(st.validate(kafka_frame(records), NOW_MS))
+    valid = st.validate(kafka_frame(records), NOW_MS)
+    repeated = st.repeated_identities(valid)
+    assert [tuple(r) for r in repeated.collect()] == [("binance", "BTCUSDT", first["trade_id"])]
+    ranked = st.rank_duplicates(valid, repeated)
+    assert ranked.count() == len(records)
     winners = {(r._t.trade_id, r.partition, r.offset) for r in ranked.where("dup_rank = 1").collect()}
     assert winners == {(first["trade_id"], 0, 99), (other["trade_id"], 0, 100)}
     conflicts = st.conflicting_duplicates(ranked).collect()
@@ -145,6 +149,6 @@ def test_not_yet_in_drops_exact_resends_only(kafka_frame) -> None:
         ),
         NOW_MS,
     )
-    left = {(r.symbol, r.trade_id) for r in st.not_yet_in(candidates, known).collect()}
+    left = {(r.symbol, r.trade_id) for r in st.not_yet_in(candidates, st.exact_resends(candidates, known)).collect()}
     # 1 is a re-send; 2 moved in time (a conflict for the mirror to catch); 3 is another symbol.
     assert left == {("BTCUSDT", "1000002"), ("ETHUSDT", "1000003")}
