@@ -135,9 +135,14 @@ def train(
         progress("logging the model to MLflow")
         example = split.valid.select(*FEATURE_COLUMNS).limit(5).toPandas()
         signature = infer_signature(example, model.transform(split.valid.limit(5)).select("prediction").toPandas())
+        import pyspark
+
         info = mlflow.spark.log_model(
             model,
             artifact_path="model",
+            # Stated, not inferred: inference reloads the model in a child Python with its own Spark,
+            # which is slow and breaks inside Airflow's supervised task processes.
+            pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
             registered_model_name=registry.MODEL_NAME,
             signature=signature,
             input_example=example,

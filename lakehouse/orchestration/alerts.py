@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from typing import Any
+
+import httpx
 
 from lakehouse.settings import Settings
 
@@ -32,14 +32,12 @@ def send_alert(settings: Settings, text: str, timeout_s: float = 10.0) -> bool:
     if not url:
         log.error("ALERT (no LAKEHOUSE_ALERT_WEBHOOK_URL set): %s", text)
         return False
-    body = json.dumps(alert_payload(url, text, settings.alert_telegram_chat_id)).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - operator-configured URL
-            ok = 200 <= response.status < 300
-    except OSError as error:
+        response = httpx.post(url, json=alert_payload(url, text, settings.alert_telegram_chat_id), timeout=timeout_s)
+    except httpx.HTTPError as error:
         log.error("could not post alert to the webhook (%s): %s", error, text)
         return False
+    ok = response.is_success
     if not ok:
-        log.error("webhook answered %s to the alert: %s", response.status, text)
+        log.error("webhook answered %s to the alert: %s", response.status_code, text)
     return ok

@@ -45,8 +45,11 @@ def run_airflow_python(airflow_home: Path) -> AirflowRunner:
     """Run a Python snippet inside a configured Airflow environment; extra env vars as keywords."""
 
     def run(code: str, timeout: float = 600, **extra: str) -> subprocess.CompletedProcess[str]:
+        # A script file, not `python -c`: pyspark.sql.connect exits when __main__ has no __file__.
+        script = airflow_home / f"snippet_{abs(hash(code))}.py"
+        script.write_text(code)
         return subprocess.run(
-            [sys.executable, "-c", code],
+            [sys.executable, str(script)],
             env=airflow_env(airflow_home, **extra), cwd=REPO_ROOT, capture_output=True, text=True,
             timeout=timeout, check=False,
         )  # fmt: skip

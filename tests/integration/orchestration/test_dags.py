@@ -4,6 +4,7 @@ import json
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import psycopg
 import pytest
@@ -72,7 +73,7 @@ def test_dbt_gold_dag_runs_against_the_local_stack(run_airflow_python, gold_db) 
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -103,3 +104,27 @@ def test_a_failing_task_posts_to_the_webhook(run_airflow_python) -> None:
     assert len(_Receiver.received) == 1, result.stdout[-3000:]
     text = _Receiver.received[0]["text"]
     assert "dbt_gold.dbt_build" in text and "failed" in text
+
+
+def test_retrain_model_dag_trains_and_registers(run_airflow_python, settings, spark, tmp_path) -> None:
+    from tests.integration.ml.test_training import SILVER_SUBSET
+
+    rows = [tuple(r.values()) for r in synthetic_trades(minutes=20, trades_per_s=3.0)]
+    spark.createDataFrame(rows, SILVER_SUBSET).write.format("delta").save(settings.table_uri("silver", "trades"))
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_airflow_python(
+        RUN_DAG.format(dag_id="retrain_model"),
+        timeout=900,
+        LAKEHOUSE_LAKE_URI=settings.lake_uri,
+        LAKEHOUSE_MLFLOW_TRACKING_URI=tracking,
+        LAKEHOUSE_MLFLOW_ARTIFACT_ROOT=(tmp_path / "artifacts").as_uri(),
+        LAKEHOUSE_DAG_RETRIES="0",
+    )
+    report = last_json_line(result.stdout)
+    assert report["state"] == "success", result.stdout[-4000:]
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
+    champion = client.get_model_version_by_alias("price_forecaster", "champion")
+    assert champion.tags["promotion"] == "promoted"
