@@ -53,7 +53,7 @@ requirements: ## Re-export requirements.txt (for the images) from uv.lock
 
 .PHONY: up
 up: ## docker compose: write .env with random secrets if missing, then start everything
-	@[ -f .env ] || ./scripts/make_env.sh > .env
+	@[ -f .env ] || (umask 077 && ./scripts/make_env.sh > .env)
 	@docker compose up -d --build
 
 .PHONY: down
