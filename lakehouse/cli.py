@@ -108,12 +108,20 @@ def apikey_create(client: str = typer.Argument(..., help="Client name, e.g. tsla
 
 
 @app.command("demo")
-def demo() -> None:
+def demo(
+    duration: float = typer.Option(0, help="Stop after this many seconds (0: until Ctrl-C)."),
+    api_port: int = typer.Option(8000, help="Ingestion API port (a free one is used if busy)."),
+    dashboard_port: int = typer.Option(8501, help="Dashboard port (a free one is used if busy)."),
+) -> None:
     """Run the whole local platform (infra, ingestion, streams, dbt, training, dashboard)."""
     from lakehouse.demo import run_demo
+    from lakehouse.demo.run import demo_options_from_env
 
+    options = demo_options_from_env()
+    options.duration_s = duration or options.duration_s
+    options.api_port, options.dashboard_port = api_port, dashboard_port
     try:
-        run_demo()
+        run_demo(options)
     except (InfraError, SettingsError) as error:
         _fail(error)
 

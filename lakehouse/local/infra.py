@@ -171,9 +171,9 @@ class LocalInfra:
         return check
 
     def write_env(self, ports: InfraPorts, passwords: PgPasswords) -> Path:
-        from lakehouse.settings import load_settings
-
-        lake_uri = os.environ.get("LAKEHOUSE_LAKE_URI") or load_settings().lake_uri
+        # The state folder's own lake, not a per-process override: .lakehouse/env is shared by every
+        # service of this checkout, and a test's temporary lake must never leak into it.
+        lake_uri = (state_dir() / "lake").as_uri()
         values = {
             "LAKEHOUSE_ENV": "local",
             "LAKEHOUSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{ports.kafka}",

@@ -1,0 +1,320 @@
+"""The local demo: infra, ingestion, streams, a periodic dbt build, a first training run, the dashboard.
+
+Every service is a child process in its own process group (see `Supervisor`); Ctrl-C (or SIGTERM)
+stops them all and the local infra this run started. Data, checkpoints and MLflow stay under
+`.lakehouse/`, so a second run resumes where the first stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.demo.supervisor import ServiceSpec, Supervisor, wait_for_port
+from lakehouse.local import processes
+from lakehouse.local.infra import LocalInfra
+from lakehouse.paths import REPO_ROOT, env_file, logs_dir, state_dir
+from lakehouse.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+console = Console()
+
+COMPANY_CLIENT = "demo-company"
+CHAMPION_SCORER = "lakehouse.ml.scoring:champion_scorer"
+
+
+@dataclass
+class DemoOptions:
+    api_port: int = 8000
+    dashboard_port: int = 8501
+    duration_s: float | None = None
+    dbt_interval_s: float = 45.0
+    train_after_rows: int = 4000
+    train_check_s: float = 30.0
+    company_rate: float = 20.0
+    standin_rate: float = 60.0
+    stop_infra: bool = True
+
+
+@dataclass
+class DemoStatus:
+    """Written to `.lakehouse/demo/status.json` for operators and the end-to-end test."""
+
+    started_at: float = field(default_factory=time.time)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    first_candle_after_s: float | None = None
+    model_version: str | None = None
+    dbt_runs: int = 0
+    last_dbt_error: str | None = None
+    training: str = "waiting for silver history"
+
+    def save(self) -> None:
+        path = state_dir() / "demo" / "status.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2, default=str))
+
+
+def _export_env_file() -> None:
+    """Children inherit the connection settings even when LAKEHOUSE_HOME points elsewhere."""
+    for line in env_file().read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            os.environ.setdefault(key, value.strip("'"))
+
+
+def _company_key() -> tuple[str, str]:
+    """A stable API key for the simulated company (created once, kept private under .lakehouse/)."""
+    path = state_dir() / "demo" / "company-api-key.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        return stored["key"], stored["digest"]
+    key = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"client": COMPANY_CLIENT, "key": key, "digest": digest}, handle)
+    return key, digest
+
+
+def _port(preferred: int, what: str) -> int:
+    if not processes.port_in_use(preferred):
+        return preferred
+    port = processes.free_port()
+    console.print(f"[yellow]port {preferred} is busy: {what} uses {port} instead[/]")
+    return port
+
+
+def service_specs(settings: Settings, options: DemoOptions, api_port: int, dashboard_port: int) -> list[ServiceSpec]:
+    """What the demo runs, in start order (pure: easy to read and to test)."""
+    python = sys.executable
+    logs = logs_dir()
+    key, digest = _company_key()
+    api_keys = ",".join([*(f"{c}:{d}" for c, d in settings.api_keys.items() if c != COMPANY_CLIENT),
+                         f"{COMPANY_CLIENT}:{digest}"])  # fmt: skip
+    api_url = f"http://127.0.0.1:{api_port}"
+    return [
+        ServiceSpec(
+            "producer",
+            [
+                python,
+                "producer.py",
+                "--source",
+                "live",
+                "--fallback",
+                "standin",
+                "--standin-rate",
+                str(options.standin_rate),
+                "--metrics-port",
+                str(processes.free_port()),
+            ],
+            logs / "producer.log",
+        ),
+        ServiceSpec(
+            "ingestion-api",
+            [python, "ingestion_api.py", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1"],
+            logs / "ingestion_api.log",
+            url=f"{api_url}/docs",
+            env={"LAKEHOUSE_API_KEYS": api_keys},
+        ),
+        ServiceSpec(
+            "company-simulator",
+            [python, "fake_company.py", "--api-url", api_url, "--rate", str(options.company_rate), "--batch", "20"],
+            logs / "fake_company.log",
+            env={"LAKEHOUSE_COMPANY_API_KEY": key},
+        ),
+        ServiceSpec("bronze-stream", [python, "consumer_lake.py"], logs / "consumer_lake.log"),
+        ServiceSpec(
+            "silver-stream",
+            [python, "process_silver.py"],
+            logs / "process_silver.log",
+            env={"LAKEHOUSE_SILVER_SCORER": os.environ.get("LAKEHOUSE_SILVER_SCORER", CHAMPION_SCORER)},
+        ),
+        ServiceSpec(
+            "dashboard",
+            [
+                python,
+                "-m",
+                "streamlit",
+                "run",
+                "dashboard.py",
+                "--server.port",
+                str(dashboard_port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            logs / "dashboard.log",
+            url=f"http://127.0.0.1:{dashboard_port}",
+        ),
+    ]
+
+
+def _silver_rows(settings: Settings) -> int:
+    import psycopg
+
+    try:
+        with psycopg.connect(settings.require_pg_dsn(), connect_timeout=5) as conn:
+            row = conn.execute("SELECT count(*) FROM silver.trades").fetchone()
+    except psycopg.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _gold_candles(settings: Settings) -> int:
+    import psycopg
+
+    try:
+        with psycopg.connect(settings.require_pg_dsn(), connect_timeout=5) as conn:
+            row = conn.execute("SELECT count(*) FROM gold.candles_1m").fetchone()
+    except psycopg.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _dbt_loop(settings: Settings, options: DemoOptions, status: DemoStatus, stop: threading.Event) -> None:
+    from lakehouse.gold.dbt import DbtError, build_gold
+
+    while not stop.wait(0 if status.dbt_runs == 0 else options.dbt_interval_s):
+        if _silver_rows(settings) == 0:
+            stop.wait(5)
+            continue
+        try:
+            build_gold(settings)
+            status.dbt_runs += 1
+            status.last_dbt_error = None
+        except DbtError as error:
+            status.last_dbt_error = str(error)[-500:]
+            log.warning("dbt build failed (retrying in %.0fs); see %s", options.dbt_interval_s, logs_dir() / "dbt")
+        if status.first_candle_after_s is None and _gold_candles(settings) > 0:
+            status.first_candle_after_s = round(time.time() - status.started_at, 1)
+            console.print(f"[green]first gold candle after {status.first_candle_after_s}s[/]")
+        status.save()
+
+
+def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus, stop: threading.Event) -> None:
+    import subprocess
+
+    from lakehouse.ml import registry
+
+    while not stop.wait(options.train_check_s):
+        rows = _silver_rows(settings)
+        if rows < options.train_after_rows:
+            status.training = f"waiting for silver history ({rows}/{options.train_after_rows} trades)"
+            continue
+        status.training = "training"
+        status.save()
+        with open(logs_dir() / "train_model.log", "ab") as out:
+            result = subprocess.run(
+                [sys.executable, "train_model.py", "--min-train-rows", "500"],
+                cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+        if result.returncode == 0:
+            registry.configure_mlflow(settings)
+            champion = registry.current_champion()
+            status.model_version = champion.version if champion else None
+            status.training = f"trained; champion v{status.model_version}" if champion else "trained; no champion"
+            console.print(f"[green]{status.training}[/]")
+            status.save()
+            return
+        status.training = f"training exited {result.returncode}; retrying"
+        status.save()
+
+
+def _print_services(supervisor: Supervisor, settings: Settings) -> None:
+    table = Table("service", "pid", "url", "log", title="market-data lakehouse: local demo")
+    table.add_row("kafka", "-", settings.kafka_bootstrap, str(logs_dir() / "kafka.log"))
+    table.add_row("postgres", "-", (settings.pg_dsn or "").rsplit("@", 1)[-1], str(logs_dir() / "postgres.log"))
+    for managed in supervisor.services.values():
+        pid = str(managed.process.pid) if managed.process else "-"
+        table.add_row(managed.spec.name, pid, managed.spec.url, str(managed.spec.log_file))
+    table.add_row("dbt build (every 45 s)", "-", "gold.* in PostgreSQL", str(logs_dir() / "dbt"))
+    table.add_row("trainer", "-", settings.mlflow_tracking_uri, str(logs_dir() / "train_model.log"))
+    console.print(table)
+
+
+def run_demo(options: DemoOptions | None = None) -> None:
+    options = options or DemoOptions()
+    status = DemoStatus()
+    console.rule("[bold]market-data lakehouse: local demo")
+    console.print("[1/4] starting local Kafka and PostgreSQL ...")
+    infra = LocalInfra()
+    infra_was_running = infra.status().healthy
+    infra.up()
+    _export_env_file()
+    settings = load_settings()
+    api_port = _port(options.api_port, "the ingestion API")
+    dashboard_port = _port(options.dashboard_port, "the dashboard")
+
+    console.print("[2/4] starting ingestion, streams and the dashboard ...")
+    supervisor = Supervisor(base_env=dict(os.environ), cwd=REPO_ROOT)
+    stop = threading.Event()
+    # SIGTERM behaves like Ctrl-C: the same clean shutdown path.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    threads: list[threading.Thread] = []
+    try:
+        specs = service_specs(settings, options, api_port, dashboard_port)
+        for spec in specs:
+            supervisor.start(spec)
+            if spec.name == "ingestion-api" and not wait_for_port(api_port, 60):
+                console.print(f"[red]the ingestion API did not open port {api_port}; see {spec.log_file}[/]")
+        console.print("[3/4] scheduling dbt builds and the first training run ...")
+        for target in (_dbt_loop, _training_loop):
+            thread = threading.Thread(target=target, args=(settings, options, status, stop), daemon=True)
+            thread.start()
+            threads.append(thread)
+        _print_services(supervisor, settings)
+        status.services = {
+            name: {"pid": m.process.pid if m.process else None, "url": m.spec.url, "log": str(m.spec.log_file)}
+            for name, m in supervisor.services.items()
+        }
+        status.save()
+        console.print("[4/4] running. Open the dashboard; Ctrl-C stops everything.")
+        deadline = time.monotonic() + options.duration_s if options.duration_s else None
+        while deadline is None or time.monotonic() < deadline:
+            failed = supervisor.check()
+            if failed:
+                console.print(f"[red]gave up restarting {', '.join(failed)}; see their logs[/]")
+            time.sleep(2)
+    except KeyboardInterrupt:
+        console.print("\nstopping ...")
+    finally:
+        stop.set()
+        supervisor.stop_all()
+        for thread in threads:
+            thread.join(timeout=60)
+        if options.stop_infra and not infra_was_running:
+            infra.down()
+        status.save()
+        console.print(f"stopped. Data and checkpoints are kept in {state_dir()}; `make demo` resumes.")
+
+
+def demo_options_from_env() -> DemoOptions:
+    """Overrides for tests and small machines: LAKEHOUSE_DEMO_<FIELD>."""
+    options = DemoOptions()
+    for name, value in asdict(options).items():
+        raw = os.environ.get(f"LAKEHOUSE_DEMO_{name.upper()}")
+        if raw is None:
+            continue
+        if isinstance(value, bool):
+            setattr(options, name, raw.lower() in ("1", "true", "yes"))
+        elif isinstance(value, int):
+            setattr(options, name, int(raw))
+        else:
+            setattr(options, name, float(raw))
+    return options
