@@ -100,7 +100,8 @@ TradeIn = cast(
 
 def batch_adapter(max_items: int) -> TypeAdapter[list[Any]]:
     """Validates a JSON array of TradeIn in one pass (pydantic-core parses and validates together)."""
-    return TypeAdapter(Annotated[list[TradeIn], Field(min_length=1, max_length=max_items)])  # type: ignore[valid-type,arg-type]
+    batch: Any = Annotated[list[TradeIn], Field(min_length=1, max_length=max_items)]  # type: ignore[valid-type]
+    return TypeAdapter(batch)
 
 
 class BodyInvalid(ValueError):  # noqa: N818 - reads as "the body is invalid"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -53,6 +55,18 @@ async def _live_endpoints(
     return standin.ws_url, standin.rest_url, standin
 
 
+@contextlib.asynccontextmanager
+async def _reports_served(pipeline: TradePipeline) -> AsyncIterator[None]:
+    """Kafka delivery reports keep being served while the source is quiet."""
+    done = asyncio.Event()
+    task = asyncio.create_task(pipeline.serve_reports(done))
+    try:
+        yield
+    finally:
+        done.set()
+        await task
+
+
 def _install_signal_handlers(stop: asyncio.Event) -> None:
     """SIGINT / SIGTERM end the source loop; run_producer then flushes Kafka before returning."""
     loop = asyncio.get_running_loop()
@@ -82,7 +96,6 @@ async def run_producer(
         settings.kafka_topic,
         client_id=f"binance-producer-{options.source}",
         message_timeout_ms=300_000,  # ride out a Kafka restart rather than drop trades
-        on_latency=metrics.produce_latency.observe,
     )
     standin: ExchangeStandIn | None = None
     backfiller: RestBackfiller | None = None
@@ -92,14 +105,16 @@ async def run_producer(
                 raise ValueError("--source replay needs --file FILE")
             pipeline = TradePipeline(producer, metrics)
             log.info("replaying %s at %s into %s", options.file, _speed_text(options.speed), settings.kafka_topic)
-            await run_replay(options.file, options.speed, pipeline, stop)
+            async with _reports_served(pipeline):
+                await run_replay(options.file, options.speed, pipeline, stop)
         else:
             ws_base, rest_url, standin = await _live_endpoints(settings, options, symbols)
             backfiller = RestBackfiller(rest_url)
             pipeline = TradePipeline(producer, metrics, backfiller)
             url = stream_url(ws_base, symbols)
             log.info("streaming %d symbol(s) from %s into %s", len(symbols), url, settings.kafka_topic)
-            await LiveSource(url, pipeline, max_connection_age_s=options.max_connection_age_s).run(stop)
+            async with _reports_served(pipeline):
+                await LiveSource(url, pipeline, max_connection_age_s=options.max_connection_age_s).run(stop)
     finally:
         left = await asyncio.to_thread(producer.close, options.flush_timeout_s)
         if backfiller is not None:

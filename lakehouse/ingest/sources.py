@@ -97,7 +97,7 @@ class LiveSource:
                 log.warning("connection to %s lost or refused: %s", self.url, error or type(error).__name__)
             if stop.is_set():
                 break
-            metrics.reconnects.inc()
+            metrics.reconnects += 1
             delay = 0.0 if planned else self.backoff.next_delay()
             log.info("reconnecting in %.2fs%s", delay, " (planned, before the 24 h cut-off)" if planned else "")
             await _sleep_unless(stop, delay)

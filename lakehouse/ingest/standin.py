@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import random
+import signal
 import threading
 import time
 from collections import deque
@@ -54,16 +55,15 @@ class SyntheticMarket:
     def next_trade(self, symbol: str, now_ms: int) -> dict[str, Any]:
         trade_id = self._next_id[symbol]
         self._next_id[symbol] = trade_id + 1
-        self._price[symbol] *= 1 + self._random.gauss(0, 0.0002)
-        price = Decimal(repr(self._price[symbol])).quantize(_EIGHT_PLACES)
-        quantity = Decimal(repr(self._random.uniform(0.0001, 2))).quantize(_EIGHT_PLACES)
+        price = self._price[symbol] = self._price[symbol] * (1 + self._random.gauss(0, 0.0002))
+        # Eight places like Binance; plain float formatting is exact enough for a simulation and cheap.
         return {
             "e": "trade",
             "E": now_ms,
             "s": symbol,
             "t": trade_id,
-            "p": f"{price:f}",
-            "q": f"{quantity:f}",
+            "p": f"{price:.8f}",
+            "q": f"{self._random.uniform(0.0001, 2):.8f}",
             "T": now_ms,
             "m": self._random.random() < 0.5,
             "M": True,
@@ -195,10 +195,13 @@ class ExchangeStandIn:
     def _run_thread(self) -> None:
         asyncio.run(self.serve_forever())
 
-    async def serve_forever(self) -> None:
-        """Serve until stop() (also usable directly inside an event loop)."""
+    async def serve_forever(self, handle_signals: bool = False) -> None:
+        """Serve until stop() (or SIGINT/SIGTERM with handle_signals); usable directly inside an event loop."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._loop.add_signal_handler(signum, self._stopping.set)
         async with serve(
             self._handle,
             self.host,
@@ -428,18 +431,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="trades/s (0: as fast as clients read)")
     parser.add_argument("--recording", type=Path, help="serve this recording instead of generated trades")
     parser.add_argument("--speed", type=float, default=1.0, help="recording speed, x real time (0: full speed)")
+    parser.add_argument("--total", type=int, help="stop generating after this many trades")
     args = parser.parse_args(argv)
     configure_logging()
     standin = ExchangeStandIn(
         args.symbols.split(","),
         rate_per_s=args.rate or None,
+        total=args.total,
         recording=args.recording,
         speed=args.speed,
         port=args.port,
     )
     log.info("stand-in: LAKEHOUSE_BINANCE_WS_URL=%s LAKEHOUSE_BINANCE_REST_URL=%s", standin.ws_url, standin.rest_url)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(standin.serve_forever())
+    asyncio.run(standin.serve_forever(handle_signals=True))
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def test_skipped_trade_ids_are_reported_as_a_gap(
                 during=skip,
             )  # fmt: skip
     assert metrics.value("gaps") == 1 and metrics.value("gap_trades") == 3
-    assert metrics.gaps.labels("ETHUSDT")._value.get() == 1
+    assert metrics.gaps_by_symbol == {"ETHUSDT": 1}
     gap_lines = [r.getMessage() for r in caplog.records if "gap in ETHUSDT trade ids" in r.getMessage()]
     assert len(gap_lines) == 1
     landed = landed_ids(read_topic(settings.kafka_bootstrap, topic, expected=297))
