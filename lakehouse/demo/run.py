@@ -29,7 +29,8 @@ from lakehouse.paths import REPO_ROOT, env_file, logs_dir, state_dir
 from lakehouse.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
-console = Console()
+# Wide enough for paths when the output is a log file rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 COMPANY_CLIENT = "demo-company"
 CHAMPION_SCORER = "lakehouse.ml.scoring:champion_scorer"
@@ -286,10 +287,11 @@ def run_demo(options: DemoOptions | None = None) -> None:
         status.save()
         console.print("[4/4] running. Open the dashboard; Ctrl-C stops everything.")
         deadline = time.monotonic() + options.duration_s if options.duration_s else None
+        reported: set[str] = set()
         while deadline is None or time.monotonic() < deadline:
-            failed = supervisor.check()
-            if failed:
-                console.print(f"[red]gave up restarting {', '.join(failed)}; see their logs[/]")
+            for name in set(supervisor.check()) - reported:
+                console.print(f"[red]{name} keeps exiting; gave up restarting it, see {logs_dir()}[/]")
+                reported.add(name)
             time.sleep(2)
     except KeyboardInterrupt:
         console.print("\nstopping ...")
