@@ -1,0 +1,84 @@
+"""Pure computations over query results (pandas in, numbers out): KPIs and forecast errors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+
+DAY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    last_price: float
+    change_24h: float | None  # fraction, e.g. 0.012 = +1.2 %; None without a candle 24 h back
+    vwap_24h: float | None
+    realized_vol_24h: float | None  # sqrt of the summed squared 1-minute log returns (not annualised)
+    candles: int
+
+
+def kpis(candles: pd.DataFrame) -> Kpis | None:
+    """KPIs over the 24 h ending at the newest candle; None when there is no candle."""
+    if candles.empty:
+        return None
+    frame = candles.sort_values("bucket_start")
+    newest = frame["bucket_start"].iloc[-1]
+    day = frame[frame["bucket_start"] > newest - DAY]
+    close = day["close"].astype(float)
+    last_price = float(close.iloc[-1])
+    # 24 h change only when the window really reaches back a day (within one candle).
+    spans_day = day["bucket_start"].iloc[0] <= newest - DAY + timedelta(minutes=1)
+    first_open = float(day["open"].iloc[0])
+    change = last_price / first_open - 1.0 if spans_day and first_open > 0 else None
+    volume = float(day["volume"].astype(float).sum())
+    vwap = float(day["notional"].astype(float).sum()) / volume if volume > 0 else None
+    returns = [math.log(b / a) for a, b in zip(close.iloc[:-1], close.iloc[1:], strict=True) if a > 0 and b > 0]
+    vol = math.sqrt(sum(r * r for r in returns)) if returns else None
+    return Kpis(last_price=last_price, change_24h=change, vwap_24h=vwap, realized_vol_24h=vol, candles=len(day))
+
+
+@dataclass(frozen=True)
+class ForecastErrors:
+    predictions: int
+    model_mae: float
+    naive_mae: float  # the naive forecast: the price stays where it is (|price - realised price|)
+    model_versions: tuple[str, ...]
+
+    @property
+    def skill(self) -> float | None:
+        """1 - model MAE / naive MAE: above 0 the model beats "no change"."""
+        return None if self.naive_mae == 0 else 1.0 - self.model_mae / self.naive_mae
+
+
+def forecast_errors(outcomes: pd.DataFrame) -> ForecastErrors | None:
+    """Model and naive MAE over the same prediction rows; None when there are none."""
+    rows = outcomes.dropna(subset=["predicted_price", "realised_price", "price"])
+    if rows.empty:
+        return None
+    realised = rows["realised_price"].astype(float)
+    model_mae = float((rows["predicted_price"].astype(float) - realised).abs().mean())
+    naive_mae = float((rows["price"].astype(float) - realised).abs().mean())
+    versions = tuple(sorted({str(v) for v in rows["model_version"].dropna()}))
+    return ForecastErrors(predictions=len(rows), model_mae=model_mae, naive_mae=naive_mae, model_versions=versions)
+
+
+def quarantine_rate(quarantined: int, silver: int) -> float | None:
+    """Share of records sent to quarantine among those processed; None when nothing was processed."""
+    total = quarantined + silver
+    return None if total == 0 else quarantined / total
+
+
+def human_lag(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "n/a"
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

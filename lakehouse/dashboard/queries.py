@@ -1,0 +1,109 @@
+"""The dashboard's SQL, all read-only and parameterised (psycopg `%(name)s` placeholders).
+
+Time windows are anchored on the newest candle of the symbol, not on now(): a replayed or paused
+pipeline still shows its last day instead of an empty chart.
+"""
+
+from __future__ import annotations
+
+SYMBOLS = "select distinct symbol from gold.candles_1m order by symbol"
+
+NEWEST_BUCKET = "select max(bucket_start) as newest from gold.candles_1m where symbol = %(symbol)s"
+
+CANDLES = """
+select bucket_start, open, high, low, close, volume, notional, trade_count, vwap
+from gold.candles_1m
+where symbol = %(symbol)s and bucket_start > %(since)s
+order by bucket_start
+"""
+
+# Predictions are made at a trade for the price `horizon` seconds later: plotted at the minute they
+# forecast, as the mean with a min..max band over the minute's predictions.
+PREDICTIONS_PER_MINUTE = """
+select
+    date_trunc('minute', trade_time + make_interval(secs => %(horizon_s)s)) as bucket_start,
+    avg(predicted_price) as predicted,
+    min(predicted_price) as predicted_low,
+    max(predicted_price) as predicted_high,
+    count(*) as predictions
+from silver.trades
+where symbol = %(symbol)s and trade_time > %(since)s and predicted_price is not null
+group by 1
+order by 1
+"""
+
+LATEST_TRADES = """
+select trade_time, price, quantity, side, source, trade_id, predicted_price, model_version
+from silver.trades
+where symbol = %(symbol)s
+order by trade_time desc
+limit %(limit)s
+"""
+
+# Each recent prediction next to the realised price `horizon` seconds later (the last trade in
+# (t, t + horizon], or the trade's own price when none happened: the rule gold.model_accuracy_hourly
+# uses), only where the horizon has been observed. The naive forecast is the trade's own price.
+PREDICTION_OUTCOMES = """
+with newest as (
+    select max(trade_time) as newest_trade_time from silver.trades where symbol = %(symbol)s
+),
+recent as (
+    select trade_id, trade_time, price, predicted_price, model_version
+    from silver.trades, newest
+    where symbol = %(symbol)s
+        and predicted_price is not null
+        and trade_time + make_interval(secs => %(horizon_s)s) <= newest.newest_trade_time
+    order by trade_time desc
+    limit %(limit)s
+)
+select
+    recent.trade_time,
+    recent.model_version,
+    recent.price::double precision as price,
+    recent.predicted_price,
+    coalesce(outcome.price, recent.price)::double precision as realised_price
+from recent
+left join lateral (
+    select later.price
+    from silver.trades as later
+    where later.symbol = %(symbol)s
+        and later.trade_time > recent.trade_time
+        and later.trade_time <= recent.trade_time + make_interval(secs => %(horizon_s)s)
+    order by later.trade_time desc, length(later.trade_id) desc, later.trade_id desc
+    limit 1
+) as outcome on true
+order by recent.trade_time
+"""
+
+MODEL_ACCURACY = """
+select model_version, hour_start, predictions, mae, rmse, directional_accuracy
+from gold.model_accuracy_hourly
+order by hour_start desc, model_version
+limit %(limit)s
+"""
+
+# Lag measured now (the table's own lag_seconds is as of the last dbt run), worst symbol per layer.
+FRESHNESS = """
+select
+    layer,
+    max(extract(epoch from (now() - newest_trade_time)))::double precision as lag_seconds,
+    max(newest_trade_time) as newest_trade_time,
+    max(checked_at) as checked_at,
+    count(*) as symbols
+from gold.pipeline_freshness
+group by layer
+order by layer
+"""
+
+# `symbol = any(...)` keeps this on the (symbol, trade_time) index of silver.trades.
+INGESTED_SINCE = """
+select count(*) as trades, min(trade_time) as first_trade, max(trade_time) as last_trade
+from silver.trades
+where symbol = any(%(symbols)s) and trade_time > now() - make_interval(secs => %(window_s)s)
+"""
+
+SILVER_PROCESSED_SINCE = """
+select count(*) as rows
+from silver.trades
+where symbol = any(%(symbols)s) and processed_at > %(since)s and trade_time > %(since)s - interval '1 day'
+"""
