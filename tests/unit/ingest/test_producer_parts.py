@@ -1,0 +1,87 @@
+"""Pure parts of the Binance producer: gap detection, backoff, recordings, URLs, REST mapping."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from lakehouse.ingest.backfill import rest_to_payload
+from lakehouse.ingest.binance import to_trade_record
+from lakehouse.ingest.replay import RecordingError, parse_stamp, read_recording, recorded_time_ms, split_line
+from lakehouse.ingest.sequence import Gap, Seen, SequenceTracker
+from lakehouse.ingest.sources import Backoff, stream_url
+from lakehouse.ingest.standin import SyntheticMarket, rest_trade, subscribed_symbols
+
+pytestmark = pytest.mark.unit
+NOW = 1_795_000_000_000
+
+
+def test_sequence_tracker_classifies_ids_per_symbol() -> None:
+    tracker = SequenceTracker()
+    assert tracker.observe("BTC", 10) == (Seen.FIRST, None)
+    assert tracker.observe("BTC", 11) == (Seen.NEXT, None)
+    assert tracker.observe("ETH", 500) == (Seen.FIRST, None)  # symbols are independent
+    assert tracker.observe("BTC", 15) == (Seen.GAP, Gap("BTC", 12, 14))
+    assert Gap("BTC", 12, 14).size == 3
+    assert tracker.observe("BTC", 13) == (Seen.DUPLICATE, None)  # older than the last one: not produced
+    assert tracker.observe("BTC", 15) == (Seen.DUPLICATE, None)
+    assert tracker.observe("BTC", 16) == (Seen.NEXT, None)
+
+
+def test_backoff_grows_exponentially_with_jitter_up_to_the_cap_and_resets() -> None:
+    backoff = Backoff(initial_s=1, maximum_s=8)
+    delays = [backoff.next_delay() for _ in range(6)]
+    for attempt, delay in enumerate(delays):
+        ceiling = min(8, 2**attempt)
+        assert ceiling / 2 <= delay <= ceiling
+    assert len({round(d, 6) for d in delays[3:]}) > 1  # jittered, not lock-step
+    backoff.reset()
+    assert backoff.next_delay() <= 1
+
+
+def test_one_combined_stream_url_for_all_symbols() -> None:
+    url = stream_url("wss://stream.binance.com:9443/", ["BTCUSDT", "EthUsdt"])
+    assert url == "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/ethusdt@trade"
+    assert subscribed_symbols(url.removeprefix("wss://stream.binance.com:9443")) == {"BTCUSDT", "ETHUSDT"}
+    assert subscribed_symbols("/ws/btcusdt@trade") is None
+
+
+@pytest.mark.parametrize(
+    ("stamp", "millis"),
+    [("1795000000123", 1795000000123), ("1795000000", 1795000000000), ("1795000000.5", 1795000000500),
+     ("2026-11-18T11:06:40Z", 1795000000000), ("soon", None)],
+)  # fmt: skip
+def test_receive_stamps_in_any_usual_form(stamp: str, millis: int | None) -> None:
+    assert parse_stamp(stamp) == millis
+
+
+def test_recording_lines_plain_or_gzip_with_or_without_stamps(tmp_path: Path) -> None:
+    message = json.dumps({"stream": "btcusdt@trade", "data": {"e": "trade", "E": NOW, "T": NOW - 1}})
+    lines = [message, f"{NOW}\t{message}", f"{NOW},{message}", "", "garbage"]
+    plain, packed = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
+    plain.write_text("\n".join(lines))
+    with gzip.open(packed, "wt") as out:
+        out.write("\n".join(lines))
+    for path in (plain, packed):
+        read = list(read_recording(path))
+        assert read == [(None, message), (NOW, message), (NOW, message), (None, "garbage")]
+    assert split_line("  " + message + "\n") == (None, message)
+    with pytest.raises(RecordingError, match="does not exist"):
+        list(read_recording(tmp_path / "missing.jsonl"))
+
+
+def test_replays_pace_by_receive_stamp_else_event_time() -> None:
+    assert recorded_time_ms(123, {"E": 5, "T": 4}) == 123
+    assert recorded_time_ms(None, {"E": 5, "T": 4}) == 5
+    assert recorded_time_ms(None, {"T": 4}) == 4
+    assert recorded_time_ms(None, {"E": True}) is None
+
+
+def test_a_rest_trade_maps_to_the_same_record_as_the_stream_trade() -> None:
+    payload = SyntheticMarket(["BTCUSDT"]).next_trade("BTCUSDT", NOW)
+    from_stream = to_trade_record(payload, NOW)
+    from_rest = to_trade_record(rest_to_payload("BTCUSDT", rest_trade(payload)), NOW)
+    assert from_rest == from_stream
