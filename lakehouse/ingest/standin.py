@@ -380,7 +380,10 @@ class ExchangeStandIn:
         elif action == "malformed":
             self._broadcast_raw(query.get("frame", MALFORMED_FRAME))
         elif action == "skip":
-            self._add_skip(query.get("symbol", "").upper(), int(query.get("count", "1")))
+            count = query.get("count", "1")
+            if not count.isdigit():
+                return self._json(connection, 400, {"msg": "count must be a whole number"})
+            self._add_skip(query.get("symbol", "").upper(), int(count))
         elif action == "rest":
             self.rest_enabled = query.get("enabled", "true") == "true"
         elif action != "stats":
