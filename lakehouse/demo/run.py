@@ -7,6 +7,7 @@ stops them all and the local infra this run started. Data, checkpoints and MLflo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -208,9 +210,24 @@ def _dbt_loop(settings: Settings, options: DemoOptions, status: DemoStatus, stop
         status.save()
 
 
-def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus, stop: threading.Event) -> None:
+def _run_stoppable(args: list[str], log_file: Path, stop: threading.Event) -> int | None:
+    """Run a command in its own process group; kill the whole group if the demo stops first (None)."""
     import subprocess
 
+    with open(log_file, "ab") as out:
+        process = subprocess.Popen(
+            args, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    while process.poll() is None:
+        if stop.wait(1):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return None
+    return process.returncode
+
+
+def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus, stop: threading.Event) -> None:
     from lakehouse.ml import registry
 
     while not stop.wait(options.train_check_s):
@@ -220,12 +237,12 @@ def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus,
             continue
         status.training = "training"
         status.save()
-        with open(logs_dir() / "train_model.log", "ab") as out:
-            result = subprocess.run(
-                [sys.executable, "train_model.py", "--min-train-rows", "500"],
-                cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, check=False,
-            )  # fmt: skip
-        if result.returncode == 0:
+        returncode = _run_stoppable(
+            [sys.executable, "train_model.py", "--min-train-rows", "500"], logs_dir() / "train_model.log", stop
+        )
+        if returncode is None:  # the demo is stopping
+            return
+        if returncode == 0:
             registry.configure_mlflow(settings)
             champion = registry.current_champion()
             status.model_version = champion.version if champion else None
@@ -233,7 +250,7 @@ def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus,
             console.print(f"[green]{status.training}[/]")
             status.save()
             return
-        status.training = f"training exited {result.returncode}; retrying"
+        status.training = f"training exited {returncode}; retrying"
         status.save()
 
 
