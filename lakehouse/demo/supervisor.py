@@ -87,10 +87,15 @@ class Supervisor:
         return failed
 
     def stop_all(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM every process group (reverse start order), then SIGKILL what is left."""
+        """SIGTERM each service's main process (reverse start order), then SIGKILL its whole group.
+
+        The main process alone gets SIGTERM: a streaming job then stops its query between batches and
+        takes its JVM down with it, whereas a JVM signalled directly would die in the middle of a batch.
+        """
         for managed in reversed(list(self.services.values())):
             if managed.running and managed.process is not None:
-                _signal_group(managed.process.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(managed.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for managed in self.services.values():
             if managed.process is None:
