@@ -32,6 +32,7 @@ METRICS = ("rmse", "mae", "mape", "directional_accuracy")
 
 class TrainerMetrics:
     def __init__(self) -> None:
+        self.port: int | None = None  # where the registry is served, once it is
         r = self.registry = CollectorRegistry()
         self.runs = Counter("lakehouse_trainer_runs", "Training runs by outcome", ["outcome"], registry=r)
         self.running = Gauge("lakehouse_trainer_running", "1 while a training run is in progress", registry=r)
@@ -84,7 +85,7 @@ def training_metrics(settings: Settings, port: int | None = None) -> Iterator[Tr
     metrics = TrainerMetrics()
     chosen = settings.metrics_port if port is None else port
     if chosen is not None:
-        serve(metrics.registry, chosen, "trainer")
+        metrics.port = serve(metrics.registry, chosen, "trainer")
     started = time.monotonic()
     metrics.running.set(1)
     try:
