@@ -27,6 +27,8 @@ SERVER_FIELDS = ("source", "ingest_time", "schema_version")
 
 def _decimal_text(value: Any) -> Any:
     """JSON numbers -> plain decimal strings without float artefacts; strings pass through unchanged."""
+    if type(value) is str:  # the common case first: this runs twice per trade
+        return value
     if isinstance(value, bool):  # bool is an int: refuse it rather than turn True into "1"
         raise ValueError("must be a decimal string or number, not a boolean")
     if isinstance(value, int):
@@ -40,6 +42,8 @@ def _decimal_text(value: Any) -> Any:
 
 def _epoch_millis(value: Any) -> Any:
     """ISO 8601 text -> epoch milliseconds (a naive time is taken as UTC); numbers pass through."""
+    if type(value) is int:
+        return value
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
