@@ -65,4 +65,16 @@ def ensure_table(
 
 def append_once(frame: DataFrame, uri: str, app_id: str, batch_id: int) -> None:
     """Append `frame` to the Delta table at `uri` unless (app_id, batch_id) was already committed."""
-    (frame.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id).save(uri))
+    writer = frame.write.format("delta").mode("append")
+    writer.option("txnAppId", app_id).option("txnVersion", batch_id).save(uri)
+
+
+def latest_commit(spark: SparkSession, uri: str) -> tuple[int, int]:
+    """(version, rows written) of the table's latest commit, read from the log (no data files)."""
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").first()
+    if row is None:
+        return -1, 0
+    metrics = row["operationMetrics"] or {}
+    return int(row["version"]), int(metrics.get("numOutputRows", 0))

@@ -2,9 +2,9 @@
 
 Per micro-batch, in this order (the order is what makes crashes harmless):
   1. validate every record; rank copies of each identity in Kafka order (first copy wins);
-  2. drop identities silver already holds: an anti-join against silver pruned to the batch's trade
-     dates (partition pruning) and trade_time range (file skipping on trade_time statistics), since a
-     replayed trade carries its original trade_time;
+  2. drop exact re-sends silver already holds (same identity and trade_time): a key-only semi-join
+     against silver pruned to the batch's trade dates (partition pruning) and trade_time range (file
+     skipping on trade_time statistics);
   3. score the new rows (null predictions until a model is plugged in);
   4. upsert them into PostgreSQL in one transaction; identities PostgreSQL already holds with another
      trade_time (outside the pruned lookup) come back as conflicts and go to quarantine instead;
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from pyspark import StorageLevel
@@ -43,6 +45,7 @@ from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, run_s
 from lakehouse.stream.scoring import Scorer, conform, load_scorer, null_scorer
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
     from lakehouse.settings import Settings
@@ -111,65 +114,54 @@ class SilverWriter:
         ensure_table(spark, self.quarantine_uri, QUARANTINE_SCHEMA, stats_columns=("kafka_partition", "kafka_offset"))
         self.mirror.ensure_schema()
 
-    def _existing_identities(self, spark: SparkSession, candidates: DataFrame) -> DataFrame | None:
-        """Silver rows that could hold a candidate's identity, read through partition and file pruning."""
-        bounds = candidates.agg(
-            F.collect_set("trade_date").alias("dates"),
-            F.min("trade_time").alias("low"),
-            F.max("trade_time").alias("high"),
-        ).first()
-        if bounds is None or not bounds["dates"]:
+    def _existing(self, spark: SparkSession, totals: BatchTotals) -> DataFrame | None:
+        """Silver rows that could be re-sends of this batch's trades, read through partition and file pruning."""
+        if not totals.trade_dates or totals.low_ms is None or totals.high_ms is None:
             return None
         return (
             spark.read.format("delta")
             .load(self.silver_uri)
-            .where(F.col("trade_date").isin(bounds["dates"]))
-            .where(F.col("trade_time").between(bounds["low"], bounds["high"]))
+            .where(F.col("trade_date").isin(totals.trade_dates))
+            .where(
+                F.col("trade_time").between(
+                    F.timestamp_millis(F.lit(totals.low_ms)), F.timestamp_millis(F.lit(totals.high_ms))
+                )
+            )
             .select(*st.IDENTITY, "trade_time")
         )
 
-    def _score(self, rows: DataFrame) -> DataFrame:
-        """Apply the scorer and materialise; a failing scorer costs this batch its predictions, nothing else.
+    def _collect_scored(self, new_rows: DataFrame, keep: list[DataFrame]) -> tuple[DataFrame, pa.Table]:
+        """Score, cache and collect the new rows; a failing scorer costs this batch its predictions, nothing else."""
+        for scorer in (self.scorer, null_scorer):
+            try:
+                scored = conform(scorer(new_rows)).persist(StorageLevel.MEMORY_AND_DISK)
+                keep.append(scored)
+                return scored, scored.select(*st.SILVER_COLUMNS).toArrow()
+            except Exception:
+                if scorer is null_scorer:
+                    raise
+                log.exception("scorer failed on this batch; writing null predictions")
+        raise AssertionError("unreachable")
 
-        localCheckpoint cuts the lineage back to the silver lookup: after our own Delta commit, Spark
-        would otherwise re-run the anti-join against the new version and find nothing new.
-        """
-        try:
-            return conform(self.scorer(rows)).localCheckpoint(eager=True)
-        except Exception:
-            log.exception("scorer failed on this batch; writing null predictions")
-            return null_scorer(rows).localCheckpoint(eager=True)
-
-    def _quarantine(
-        self, checked: DataFrame, ranked: DataFrame, scored: DataFrame, conflicts: list[tuple[str, str, str]], now: int
-    ) -> DataFrame:
-        """Invalid records, conflicting copies within the batch, and conflicts the mirror refused."""
-        quarantine = st.quarantine_rows(checked.where(F.col("reason").isNotNull()), now).unionByName(
-            st.quarantine_rows(st.conflicting_duplicates(ranked), now)
-        )
-        if conflicts:
-            refused = scored.join(_identities(scored.sparkSession, conflicts), list(st.IDENTITY), "left_semi")
-            quarantine = quarantine.unionByName(
-                st.quarantine_rows(refused.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
-            )
-        return quarantine
-
-    def _new_rows(self, batch: DataFrame, now: int, keep: list[DataFrame]) -> tuple[DataFrame, DataFrame, DataFrame]:
-        """(checked, ranked, new scored rows) of a batch; the cached frames are added to `keep`."""
-        spark = batch.sparkSession
-        checked = st.validate(batch, now).persist(StorageLevel.MEMORY_AND_DISK)
-        keep.append(checked)
+    def _dedup(self, spark: SparkSession, checked: DataFrame, totals: BatchTotals, now: int) -> Dedup:
+        """First copies of each identity that silver does not hold yet, and the conflicting later copies."""
         valid = checked.where(F.col("reason").isNull())
-        ranked = st.rank_duplicates(valid, _small(spark, st.repeated_identities(valid)))
-        ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
-        keep.append(ranked)
+        repeated = st.repeated_identities(valid).collect()
+        if repeated:
+            identities = spark.createDataFrame([tuple(r)[:3] for r in repeated], IDENTITY_DDL)
+            ranked = st.rank_duplicates(valid, F.broadcast(identities))
+        else:
+            ranked = st.first_copies(valid)
+        conflicting = st.conflicting_duplicates(ranked)
+        conflict_count = conflicting.count() if repeated else 0
         candidates = st.to_silver(ranked.where(F.col("dup_rank") == 1), now)
-        existing = self._existing_identities(spark, candidates)
+        existing = self._existing(spark, totals)
         if existing is not None:
-            candidates = st.not_yet_in(candidates, _small(spark, st.exact_resends(candidates, existing)))
-        scored = self._score(candidates)
-        keep.append(scored)
-        return checked, ranked, scored
+            resends = st.exact_resends(candidates, existing).collect()
+            if resends:
+                candidates = st.not_yet_in(candidates, F.broadcast(spark.createDataFrame(resends, KEYS_DDL)))
+        later_copies = sum(int(r["copies"]) - 1 for r in repeated)
+        return Dedup(candidates, conflicting, conflict_count, later_copies)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
         spark = batch.sparkSession
@@ -179,10 +171,13 @@ class SilverWriter:
         cached: list[DataFrame] = []
         timer = StepTimer()
         try:
-            checked, ranked, scored = self._new_rows(batch, now, cached)
-            rows, invalid, later_copies, resent_in_batch = _totals(checked, ranked)
-            timer.lap("prepare")
-            mirrored = scored.select(*st.SILVER_COLUMNS).toArrow()
+            checked = st.validate(batch, now).persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(checked)
+            totals = BatchTotals.of(checked)  # the first pass: parses, validates and fills the cache
+            timer.lap("validate")
+            dedup = self._dedup(spark, checked, totals, now)
+            timer.lap("dedup")
+            scored, mirrored = self._collect_scored(dedup.new_rows, cached)
             timer.lap("collect")
             conflicts = self.mirror.upsert(mirrored)
             timer.lap("postgres")
@@ -191,47 +186,75 @@ class SilverWriter:
                 log.warning("fault drill: batch %d mirrored, pausing %.1fs", batch_id, self.fault_pause_s)
                 time.sleep(self.fault_pause_s)
             silver_rows = scored
+            quarantine = st.quarantine_rows(checked.where(F.col("reason").isNotNull()), now).unionByName(
+                st.quarantine_rows(dedup.conflicting, now)
+            )
             if conflicts:
                 log.warning("batch %d: %d conflicting duplicates go to quarantine", batch_id, len(conflicts))
-                silver_rows = scored.join(_identities(spark, conflicts), list(st.IDENTITY), "left_anti")
-            quarantine = self._quarantine(checked, ranked, scored, conflicts, now).persist(StorageLevel.MEMORY_AND_DISK)
-            cached.append(quarantine)
-            quarantined = quarantine.count()
+                refused = F.broadcast(spark.createDataFrame(conflicts, IDENTITY_DDL))
+                silver_rows = scored.join(refused, list(st.IDENTITY), "left_anti")
+                refused_rows = scored.join(refused, list(st.IDENTITY), "left_semi")
+                quarantine = quarantine.unionByName(
+                    st.quarantine_rows(refused_rows.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
+                )
             # Empty appends are skipped: they would only add empty commits to the log.
             if mirrored.num_rows > len(conflicts):
                 append_once(silver_rows.select(*st.SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
+            quarantined = totals.invalid + dedup.conflict_count + len(conflicts)
             if quarantined:
                 append_once(quarantine, self.quarantine_uri, quarantine_app, batch_id)
             timer.lap("delta")
         finally:
             for frame in cached:
                 frame.unpersist()
+        first_copies = totals.rows - totals.invalid - dedup.later_copies
         counts = {
-            "rows": rows,
-            "invalid": invalid,
+            "rows": totals.rows,
+            "invalid": totals.invalid,
             "silver": mirrored.num_rows - len(conflicts),
             # Exact re-sends: later copies within the batch plus first copies silver already held.
-            "duplicates": resent_in_batch + (rows - invalid - later_copies - mirrored.num_rows),
+            "duplicates": dedup.later_copies - dedup.conflict_count + first_copies - mirrored.num_rows,
             "quarantined": quarantined,
         }
         return BatchReport("silver", batch_id, counts, steps_s=timer.steps)
 
 
-def _identities(spark: SparkSession, identities: list[tuple[str, str, str]]) -> DataFrame:
-    return F.broadcast(spark.createDataFrame(identities, ", ".join(f"{c} string" for c in st.IDENTITY)))
+IDENTITY_DDL = ", ".join(f"{name} string" for name in st.IDENTITY)
+KEYS_DDL = f"{IDENTITY_DDL}, trade_time_ms long"
 
 
-def _small(spark: SparkSession, frame: DataFrame) -> DataFrame:
-    """Collect a small (usually empty) key set and hand it back as a broadcast: no shuffle of batch rows."""
-    return F.broadcast(spark.createDataFrame(frame.collect(), frame.schema))
+@dataclass(frozen=True)
+class Dedup:
+    new_rows: DataFrame
+    conflicting: DataFrame
+    conflict_count: int
+    later_copies: int
 
 
-def _totals(checked: DataFrame, ranked: DataFrame) -> tuple[int, int, int, int]:
-    """(records, invalid, later copies of an identity, exact re-sends among them) of one batch."""
-    rows, invalid = checked.agg(F.count(F.lit(1)), F.count("reason")).first() or (0, 0)
-    resent = (F.col("dup_rank") > 1) & (F.col("_t.trade_time") == F.col("_first_trade_time"))
-    later, exact = ranked.agg(F.count_if(F.col("dup_rank") > 1), F.count_if(resent)).first() or (0, 0)
-    return int(rows), int(invalid), int(later), int(exact)
+@dataclass(frozen=True)
+class BatchTotals:
+    """One aggregate over the validated batch: its counts and the bounds of the silver lookup."""
+
+    rows: int
+    invalid: int
+    trade_dates: list[date]
+    low_ms: int | None
+    high_ms: int | None
+
+    @classmethod
+    def of(cls, checked: DataFrame) -> BatchTotals:
+        valid = F.col("reason").isNull()
+        trade_time = F.col("_t.trade_time")
+        row = checked.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.count("reason").alias("invalid"),
+            F.collect_set(F.when(valid, F.to_date(F.timestamp_millis(trade_time)))).alias("dates"),
+            F.min(F.when(valid, trade_time)).alias("low"),
+            F.max(F.when(valid, trade_time)).alias("high"),
+        ).first()
+        if row is None:
+            return cls(0, 0, [], None, None)
+        return cls(int(row["rows"]), int(row["invalid"]), list(row["dates"]), row["low"], row["high"])
 
 
 def run_silver(

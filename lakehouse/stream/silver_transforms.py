@@ -154,6 +154,20 @@ def canonical_shapes() -> list[str]:
     return shapes
 
 
+def _record_from_variant() -> Column:
+    """The canonical record's fields, typed by spark_schema(), read from the already parsed variant.
+
+    The JSON text is parsed once (into the variant, which the shape check needs anyway); field access
+    on a variant is a binary lookup, cheaper than a second parse with from_json.
+    """
+    return F.struct(
+        *[
+            F.expr(f"try_variant_get(_variant, '$.{field.name}', '{field.dataType.simpleString()}')").alias(field.name)
+            for field in spark_schema().fields
+        ]
+    )
+
+
 def _reasons(rules: list[Column]) -> Column:
     """The failing rules' reasons joined into one string ('' when none fails)."""
     return F.array_join(F.array_compact(F.array(*rules)), REASON_SEPARATOR)
@@ -171,7 +185,7 @@ def validate(raw: DataFrame, now_ms: int) -> DataFrame:
     parsed = (
         raw.withColumn("_text", text)
         .withColumn("_variant", F.expr("try_parse_json(_text)"))
-        .withColumn("_t", F.from_json(F.col("_text"), spark_schema()))
+        .withColumn("_t", _record_from_variant())
         .withColumn("_price", F.col("_t.price").try_cast(DECIMAL_TYPE))
         .withColumn("_quantity", F.col("_t.quantity").try_cast(DECIMAL_TYPE))
         .withColumn("_notional", F.try_multiply(F.col("_price"), F.col("_quantity")).try_cast(DECIMAL_TYPE))
@@ -191,8 +205,18 @@ def _identity_columns() -> list[Column]:
 
 
 def repeated_identities(valid: DataFrame) -> DataFrame:
-    """Identities that occur more than once in the batch (usually none): a narrow aggregate, no row shuffle."""
-    return valid.select(*_identity_columns()).groupBy(*IDENTITY).count().where(F.col("count") > 1).drop("count")
+    """Identities occurring more than once in the batch, with their `copies` (usually none): a narrow aggregate."""
+    return (
+        valid.select(*_identity_columns())
+        .groupBy(*IDENTITY)
+        .agg(F.count(F.lit(1)).alias("copies"))
+        .where(F.col("copies") > 1)
+    )
+
+
+def first_copies(valid: DataFrame) -> DataFrame:
+    """rank_duplicates() for a batch without repeated identities: every row is its identity's first copy."""
+    return valid.withColumn("dup_rank", F.lit(1)).withColumn("_first_trade_time", F.col("_t.trade_time"))
 
 
 def rank_duplicates(valid: DataFrame, repeated: DataFrame) -> DataFrame:
@@ -204,7 +228,7 @@ def rank_duplicates(valid: DataFrame, repeated: DataFrame) -> DataFrame:
     """
     keyed = valid.select("*", *[c.alias(f"_id_{name}") for c, name in zip(_identity_columns(), IDENTITY, strict=True)])
     keys = [f"_id_{name}" for name in IDENTITY]
-    repeated = repeated.toDF(*keys)
+    repeated = repeated.select(*IDENTITY).toDF(*keys)
     singles = (
         keyed.join(repeated, keys, "left_anti")
         .withColumn("dup_rank", F.lit(1))
@@ -270,20 +294,25 @@ def quarantine_rows(rejected: DataFrame, quarantined_at_ms: int) -> DataFrame:
 
 
 def exact_resends(candidates: DataFrame, existing: DataFrame) -> DataFrame:
-    """(identity, trade_time) of candidates that `existing` (the pruned silver lookup) already holds.
+    """(identity, trade_time_ms) of candidates that `existing` (the pruned silver lookup) already holds.
 
     Only the key columns take part in the join, so a batch's rows are not shuffled to find the
-    (usually zero) re-sends.
+    (usually zero) re-sends. Event times travel as epoch milliseconds, free of any time zone.
     """
-    keys = [*IDENTITY, "trade_time"]
-    return candidates.select(*keys).join(existing.select(*keys), keys, "left_semi")
+    keys = [*IDENTITY, "trade_time_ms"]
+    with_ms = F.unix_millis(F.col("trade_time")).alias("trade_time_ms")
+    return candidates.select(*IDENTITY, with_ms).join(existing.select(*IDENTITY, with_ms), keys, "left_semi")
 
 
 def not_yet_in(candidates: DataFrame, resends: DataFrame) -> DataFrame:
-    """Candidates that are not exact re-sends (pass `resends` broadcast).
+    """Candidates that are not exact re-sends (pass `resends`, from exact_resends, broadcast).
 
     A re-send carries the same identity and trade_time. The same identity with another trade_time is
     not dropped here: the mirror's identity check turns it into a quarantined conflict.
     """
-    keys = [*IDENTITY, "trade_time"]
-    return candidates.join(resends.select(*keys), keys, "left_anti")
+    keys = [*IDENTITY, "trade_time_ms"]
+    return (
+        candidates.withColumn("trade_time_ms", F.unix_millis(F.col("trade_time")))
+        .join(resends.select(*keys), keys, "left_anti")
+        .drop("trade_time_ms")
+    )

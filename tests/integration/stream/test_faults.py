@@ -84,7 +84,7 @@ def kill_when_logged(process: subprocess.Popen, log_path: Path, marker: str) -> 
             raise AssertionError(f"job exited early ({process.returncode}):\n{log_path.read_text()[-3000:]}")
         return marker in log_path.read_text(errors="replace")
 
-    wait_until(reached, 180, marker)
+    wait_until(reached, 300, marker)
     os.killpg(process.pid, signal.SIGKILL)  # the Python driver and its JVM: a hard crash, no shutdown hooks
     process.wait(30)
 
