@@ -296,12 +296,14 @@ def quarantine_rows(rejected: DataFrame, quarantined_at_ms: int) -> DataFrame:
 def exact_resends(candidates: DataFrame, existing: DataFrame) -> DataFrame:
     """(identity, trade_time_ms) of candidates that `existing` (the pruned silver lookup) already holds.
 
-    Only the key columns take part in the join, so a batch's rows are not shuffled to find the
-    (usually zero) re-sends. Event times travel as epoch milliseconds, free of any time zone.
+    Only the key columns take part, so the batch's rows are not shuffled to find the (usually zero)
+    re-sends. Event times travel as epoch milliseconds, free of any time zone.
     """
     keys = [*IDENTITY, "trade_time_ms"]
     with_ms = F.unix_millis(F.col("trade_time")).alias("trade_time_ms")
-    return candidates.select(*IDENTITY, with_ms).join(existing.select(*IDENTITY, with_ms), keys, "left_semi")
+    # The batch's keys are broadcast: the silver side is scanned in place, nothing is shuffled.
+    batch_keys = F.broadcast(candidates.select(*IDENTITY, with_ms))
+    return existing.select(*IDENTITY, with_ms).join(batch_keys, keys, "left_semi").distinct()
 
 
 def not_yet_in(candidates: DataFrame, resends: DataFrame) -> DataFrame:
