@@ -77,15 +77,24 @@ def main(job: Job, argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     spark = build_spark(settings, app_name=f"{job}-trades")
     try:
+        # Observability: Spark progress and batch counts -> Prometheus on LAKEHOUSE_METRICS_PORT (when set).
+        from lakehouse.observability.server import MetricsPortInUseError
+        from lakehouse.observability.streaming import install_stream_metrics
+
+        metrics = (install_stream_metrics(spark, settings).on_batch,)
         if job == "bronze":
             from lakehouse.stream.bronze import run_bronze
 
-            run_bronze(spark, settings, once=args.once, topic=args.topic, stop_after_s=args.run_seconds)
+            run_bronze(
+                spark, settings, once=args.once, topic=args.topic, stop_after_s=args.run_seconds, callbacks=metrics
+            )
         else:
             from lakehouse.stream.silver import run_silver
 
-            run_silver(spark, settings, once=args.once, topic=args.topic, stop_after_s=args.run_seconds)
-    except (StreamFailedError, MirrorError, SettingsError) as error:
+            run_silver(
+                spark, settings, once=args.once, topic=args.topic, stop_after_s=args.run_seconds, callbacks=metrics
+            )
+    except (StreamFailedError, MirrorError, SettingsError, MetricsPortInUseError) as error:
         log.error("%s job failed; a restart retries the failed batch: %s", job, error)
         return 1
     finally:
