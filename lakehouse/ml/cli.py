@@ -40,6 +40,7 @@ def main(
         console.print(f"[red]{error}[/]")
         raise typer.Exit(2) from error
     from lakehouse.ml.train import NotEnoughHistoryError, train
+    from lakehouse.observability.trainer import training_metrics
     from lakehouse.spark.session import build_spark
 
     with console.status("starting Spark") as status:
@@ -50,7 +51,12 @@ def main(
             log.info(message)
 
         try:
-            result = train(spark, settings, kind=model, min_train_rows=min_train_rows, progress=progress)  # type: ignore[arg-type]
+            with training_metrics(settings) as metrics:
+                result = train(
+                    spark, settings, kind=model, min_train_rows=min_train_rows,  # type: ignore[arg-type]
+                    progress=metrics.wrap(progress),
+                )  # fmt: skip
+                metrics.record(result)
         except NotEnoughHistoryError as error:
             console.print(f"[yellow]not enough history:[/] {error}")
             raise typer.Exit(3) from error

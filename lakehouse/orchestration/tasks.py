@@ -45,10 +45,12 @@ def _spark_for_task(settings: Settings, app_name: str, spark: SparkSession | Non
 def retrain(settings: Settings | None = None, spark: SparkSession | None = None) -> dict[str, Any]:
     """Train, evaluate against the baseline and the champion, promote only through the gate."""
     from lakehouse.ml.train import train
+    from lakehouse.observability.trainer import training_metrics
 
     settings = settings or load_settings()
-    with _spark_for_task(settings, "retrain_model", spark) as session:
-        result = train(session, settings)
+    with _spark_for_task(settings, "retrain_model", spark) as session, training_metrics(settings) as metrics:
+        result = train(session, settings, progress=metrics.wrap(log.info))
+        metrics.record(result)
     return {
         "version": result.version,
         "promoted": result.decision.promote,
