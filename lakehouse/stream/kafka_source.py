@@ -27,6 +27,9 @@ def read_topic(
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "true")
         .option("maxOffsetsPerTrigger", str(max_offsets or settings.stream_max_offsets_per_trigger))
+        # Split the topic's partitions into as many tasks as the shuffle width (4 by default): with 3
+        # Kafka partitions on 2 cores, one core would otherwise idle through a third of every stage.
+        .option("minPartitions", str(settings.spark_shuffle_partitions))
         .load()
         .select(*KAFKA_COLUMNS)
     )
