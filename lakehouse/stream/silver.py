@@ -143,10 +143,11 @@ class SilverWriter:
                 log.exception("scorer failed on this batch; writing null predictions")
         raise AssertionError("unreachable")
 
-    def _dedup(self, spark: SparkSession, checked: DataFrame, totals: BatchTotals, now: int) -> Dedup:
+    def _dedup(self, spark: SparkSession, checked: DataFrame, totals: BatchTotals, now: int, timer: StepTimer) -> Dedup:
         """First copies of each identity that silver does not hold yet, and the conflicting later copies."""
         valid = checked.where(F.col("reason").isNull())
         repeated = st.repeated_identities(valid).collect()
+        timer.lap("repeats")
         if repeated:
             identities = spark.createDataFrame([tuple(r)[:3] for r in repeated], IDENTITY_DDL)
             ranked = st.rank_duplicates(valid, F.broadcast(identities))
@@ -161,6 +162,7 @@ class SilverWriter:
             if resends:
                 candidates = st.not_yet_in(candidates, F.broadcast(spark.createDataFrame(resends, KEYS_DDL)))
         later_copies = sum(int(r["copies"]) - 1 for r in repeated)
+        timer.lap("lookup")
         return Dedup(candidates, conflicting, conflict_count, later_copies)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
@@ -175,8 +177,7 @@ class SilverWriter:
             cached.append(checked)
             totals = BatchTotals.of(checked)  # the first pass: parses, validates and fills the cache
             timer.lap("validate")
-            dedup = self._dedup(spark, checked, totals, now)
-            timer.lap("dedup")
+            dedup = self._dedup(spark, checked, totals, now, timer)
             scored, mirrored = self._collect_scored(dedup.new_rows, cached)
             timer.lap("collect")
             conflicts = self.mirror.upsert(mirrored)

@@ -303,7 +303,7 @@ def exact_resends(candidates: DataFrame, existing: DataFrame) -> DataFrame:
     with_ms = F.unix_millis(F.col("trade_time")).alias("trade_time_ms")
     # The batch's keys are broadcast: the silver side is scanned in place, nothing is shuffled.
     batch_keys = F.broadcast(candidates.select(*IDENTITY, with_ms))
-    return existing.select(*IDENTITY, with_ms).join(batch_keys, keys, "left_semi").distinct()
+    return existing.select(*IDENTITY, with_ms).join(batch_keys, keys, "left_semi")
 
 
 def not_yet_in(candidates: DataFrame, resends: DataFrame) -> DataFrame:
