@@ -144,7 +144,7 @@ def delta_rows(uri: str) -> int:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trades", type=int, default=1_000_000)
-    parser.add_argument("--max-offsets-per-trigger", type=int, default=250_000)
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
     parser.add_argument("--driver-memory", default="3g")
     parser.add_argument("--shuffle-partitions", type=int, default=4)
     args = parser.parse_args(argv or [])
