@@ -76,7 +76,8 @@ class Settings(BaseSettings):
         250_000, description="Upper bound of Kafka records per micro-batch (catch-up batch size)"
     )
     silver_scorer: str | None = Field(
-        None, description="module:function returning the silver scorer; unset = null predictions"
+        "lakehouse.ml.scoring:champion_scorer",
+        description="module:function returning the silver scorer (default: the MLflow champion); empty = nulls",
     )
     pg_silver_table: str = Field("silver.trades", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
     pg_prices_view: str = Field("public.crypto_prices", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")

@@ -39,8 +39,13 @@ def test_conform_casts_and_refuses_a_scorer_without_prediction_columns(spark) ->
         conform(rows.withColumn("predicted_price", F.lit(1.0)))
 
 
-def test_load_scorer_defaults_to_nulls_and_explains_a_bad_path(spark) -> None:
-    assert load_scorer(spark, Settings(lake_uri="/tmp/lake")) is null_scorer
+def test_load_scorer_defaults_to_the_champion_and_explains_a_bad_path(spark, tmp_path) -> None:
+    from lakehouse.ml.scoring import ChampionScorer
+
+    assert load_scorer(spark, Settings(lake_uri="/tmp/lake", silver_scorer="")) is null_scorer
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    default = load_scorer(spark, Settings(lake_uri="/tmp/lake", mlflow_tracking_uri=tracking))
+    assert isinstance(default, ChampionScorer) and default.model is None  # no champion yet: null predictions
     with pytest.raises(ScorerError, match="module:function"):
         load_scorer(spark, Settings(lake_uri="/tmp/lake", silver_scorer="no_colon"))
     with pytest.raises(ScorerError, match="cannot load scorer"):
