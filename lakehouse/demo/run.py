@@ -46,6 +46,7 @@ class DemoOptions:
     dbt_interval_s: float = 45.0
     train_after_rows: int = 4000
     train_check_s: float = 30.0
+    train_retry_s: float = 120.0
     company_rate: float = 20.0
     standin_rate: float = 60.0
     stop_infra: bool = True
@@ -246,10 +247,17 @@ def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus,
             registry.configure_mlflow(settings)
             champion = registry.current_champion()
             status.model_version = champion.version if champion else None
-            status.training = f"trained; champion v{status.model_version}" if champion else "trained; no champion"
-            console.print(f"[green]{status.training}[/]")
+            if champion:
+                status.training = f"trained; champion v{status.model_version}"
+                console.print(f"[green]{status.training}[/]")
+                status.save()
+                return
+            # Registered but it did not beat the naive forecast: try again with more history.
+            status.training = "trained; not better than the naive forecast yet, retrying with more history"
             status.save()
-            return
+            if stop.wait(options.train_retry_s):
+                return
+            continue
         status.training = f"training exited {returncode}; retrying"
         status.save()
 

@@ -44,18 +44,33 @@ _EIGHT_PLACES = Decimal("0.00000001")
 
 
 class SyntheticMarket:
-    """Sequential trade ids and a small random walk of prices per symbol (seeded: reproducible)."""
+    """Sequential trade ids and prices moved by order flow, per symbol (seeded: reproducible).
+
+    Like a real book, taker pressure moves the price: each symbol drifts in "regimes" of buy or sell
+    pressure that switch now and then, and the price drifts with the pressure plus noise. That gives
+    the demo's forecaster something real to learn (order-flow imbalance leads returns) instead of a
+    pure random walk, which no model can beat the naive forecast on.
+    """
+
+    REGIME_SWITCH_P = 0.004
+    PRESSURES = (0.25, 0.5, 0.75)
 
     def __init__(self, symbols: Iterable[str], seed: int = 7, first_id: int = 1_000_000) -> None:
         self._random = random.Random(seed)  # noqa: S311 - a simulation, not security
         self.symbols = [symbol.upper() for symbol in symbols]
         self._next_id = dict.fromkeys(self.symbols, first_id)
         self._price = {symbol: float(_BASE_PRICES.get(symbol, "100")) for symbol in self.symbols}
+        self._buy_pressure = dict.fromkeys(self.symbols, 0.5)
 
     def next_trade(self, symbol: str, now_ms: int) -> dict[str, Any]:
         trade_id = self._next_id[symbol]
         self._next_id[symbol] = trade_id + 1
-        price = self._price[symbol] = self._price[symbol] * (1 + self._random.gauss(0, 0.0002))
+        if self._random.random() < self.REGIME_SWITCH_P:
+            self._buy_pressure[symbol] = self._random.choice(self.PRESSURES)
+        pressure = self._buy_pressure[symbol]
+        taker_buys = self._random.random() < pressure
+        drift = (pressure - 0.5) * 4e-4
+        price = self._price[symbol] = self._price[symbol] * (1 + drift + self._random.gauss(0, 0.0001))
         # Eight places like Binance; plain float formatting is exact enough for a simulation and cheap.
         return {
             "e": "trade",
@@ -65,7 +80,7 @@ class SyntheticMarket:
             "p": f"{price:.8f}",
             "q": f"{self._random.uniform(0.0001, 2):.8f}",
             "T": now_ms,
-            "m": self._random.random() < 0.5,
+            "m": not taker_buys,  # m: the buyer was the maker, i.e. the taker sold
             "M": True,
         }
 
