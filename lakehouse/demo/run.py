@@ -321,6 +321,9 @@ def run_demo(options: DemoOptions | None = None) -> None:
     except KeyboardInterrupt:
         console.print("\nstopping ...")
     finally:
+        # A second Ctrl-C must not cut the shutdown short and orphan the services.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop.set()
         supervisor.stop_all()
         for thread in threads:

@@ -8,6 +8,7 @@ with the `--once` jobs, and reconciles every layer against an independent comput
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -39,7 +40,12 @@ READY_TIMEOUT_S = 20 * 60
 def demo_home() -> Iterator[Path]:
     home = state_dir() / "test-homes" / f"e2e-{uuid.uuid4().hex[:8]}"
     yield home
-    for pid in pids_with_marker(str(home)):  # never leave a server behind, whatever happened
+    # Never leave a process behind, whatever happened: the demo's services, then Kafka and PostgreSQL.
+    for service in _status(home).get("services", {}).values():
+        if service.get("pid") and pid_alive(service["pid"]):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service["pid"], signal.SIGKILL)
+    for pid in pids_with_marker(str(home)):
         os.kill(pid, signal.SIGKILL)
     shutil.rmtree(home, ignore_errors=True)
 
