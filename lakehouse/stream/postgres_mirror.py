@@ -67,6 +67,8 @@ class PostgresMirror:
         ddl = sql.SQL(DDL_PATH.read_text()).format(
             table=_qualified(self.table),
             time_index=sql.Identifier(f"{table_name}_symbol_time_idx"),
+            processed_index=sql.Identifier(f"{table_name}_processed_at_brin"),
+            predicted_index=sql.Identifier(f"{table_name}_predicted_idx"),
             view=_qualified(self.view),
         )
         conn = self._connection()

@@ -8,9 +8,12 @@ with predicted as (
 ),
 
 newest as (
-    select symbol, max(trade_time) as newest_trade_time
-    from {{ ref('stg_trades') }}
-    group by symbol
+    -- Index lookups per predicted symbol, not a scan of all history.
+    select
+        symbols.symbol,
+        (select max(t.trade_time) from {{ ref('stg_trades') }} as t where t.symbol = symbols.symbol)
+            as newest_trade_time
+    from (select distinct symbol from predicted) as symbols
 ),
 
 realised as (

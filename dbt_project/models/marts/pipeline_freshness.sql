@@ -1,23 +1,32 @@
 -- The newest trade time per layer and symbol, and how far behind now each is.
-with silver as (
-    select 'silver' as layer, symbol, max(trade_time) as newest_trade_time, max(processed_at) as newest_processed_at
-    from {{ ref('stg_trades') }}
-    group by symbol
+-- Per-symbol maxima are index lookups (silver.trades (symbol, trade_time), and the partial index on
+-- predicted rows), not scans: this runs every few minutes over the whole history.
+with symbols as (
+    select distinct symbol from {{ ref('candles_1h') }}
+),
+
+silver as (
+    select
+        'silver' as layer,
+        symbols.symbol,
+        (select max(t.trade_time) from {{ ref('stg_trades') }} as t where t.symbol = symbols.symbol)
+            as newest_trade_time
+    from symbols
 ),
 
 predictions as (
-    select 'predictions' as layer, symbol, max(trade_time) as newest_trade_time, max(processed_at) as newest_processed_at
-    from {{ ref('stg_trades') }}
-    where predicted_price is not null
-    group by symbol
+    select
+        'predictions' as layer,
+        symbols.symbol,
+        (
+            select max(t.trade_time) from {{ ref('stg_trades') }} as t
+            where t.symbol = symbols.symbol and t.predicted_price is not null
+        ) as newest_trade_time
+    from symbols
 ),
 
 gold as (
-    select
-        'gold_candles_1m' as layer,
-        symbol,
-        max(last_trade_time) as newest_trade_time,
-        max(last_processed_at) as newest_processed_at
+    select 'gold_candles_1m' as layer, symbol, max(last_trade_time) as newest_trade_time
     from {{ ref('candles_1m') }}
     group by symbol
 ),
@@ -25,7 +34,7 @@ gold as (
 layers as (
     select * from silver
     union all
-    select * from predictions
+    select * from predictions where newest_trade_time is not null
     union all
     select * from gold
 ),
@@ -35,7 +44,6 @@ final as (
         layer,
         symbol,
         newest_trade_time,
-        newest_processed_at,
         extract(epoch from (now() - newest_trade_time))::double precision as lag_seconds,
         now() as checked_at
     from layers

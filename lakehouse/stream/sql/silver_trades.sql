@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS {table} (
 );
 -- dbt candles, the dashboard and freshness checks read by symbol over a time range.
 CREATE INDEX IF NOT EXISTS {time_index} ON {table} (symbol, trade_time);
+-- Gold's incremental candles find newly processed rows by processed_at (BRIN: tiny, append-friendly), and
+-- model accuracy / freshness read the scored rows per symbol.
+CREATE INDEX IF NOT EXISTS {processed_index} ON {table} USING brin (processed_at);
+CREATE INDEX IF NOT EXISTS {predicted_index} ON {table} (symbol, trade_time) WHERE predicted_price IS NOT NULL;
 CREATE OR REPLACE VIEW {view} AS
 SELECT symbol, trade_time, price, quantity, notional, side, source, trade_id, predicted_price, model_version
 FROM {table};
