@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from lakehouse.gold.dbt import build_gold, run_dbt
-from tests.utils.silver_pg import load_silver, silver_rows
 from tests.utils.market import synthetic_trades
+from tests.utils.silver_pg import load_silver, silver_rows
 
 pytestmark = pytest.mark.integration
 
