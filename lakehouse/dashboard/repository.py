@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-import yaml
+import yaml  # type: ignore[import-untyped,unused-ignore]
 from psycopg import errors
 
 from lakehouse.gold.dbt import DBT_PROJECT_DIR
