@@ -290,7 +290,9 @@ def run_demo(options: DemoOptions | None = None) -> None:
     console.print("[2/4] starting ingestion, streams and the dashboard ...")
     supervisor = Supervisor(base_env=dict(os.environ), cwd=REPO_ROOT)
     stop = threading.Event()
-    # SIGTERM behaves like Ctrl-C: the same clean shutdown path.
+    # Ctrl-C and SIGTERM take the same clean shutdown path. SIGINT is set explicitly: a process started
+    # in the background by a non-interactive shell inherits SIGINT *ignored*, and would never stop.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     threads: list[threading.Thread] = []
     try:
