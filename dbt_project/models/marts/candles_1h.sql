@@ -14,17 +14,10 @@ with minutes as (
 ),
 
 {% if is_incremental() %}
-watermark as (
-    select coalesce(max(last_processed_at), '-infinity'::timestamptz)
-        - interval '{{ var("reprocess_overlap_seconds") }} seconds' as since
-    from {{ this }}
-),
-
 touched as (
     select distinct minutes.symbol, date_trunc('hour', minutes.bucket_start) as hour_start
     from minutes
-    cross join watermark
-    where minutes.last_processed_at > watermark.since
+    where minutes.last_processed_at > '{{ processed_watermark(this) }}'::timestamptz
 ),
 
 in_scope as (

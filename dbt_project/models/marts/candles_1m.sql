@@ -20,17 +20,12 @@ with trades as (
 ),
 
 {% if is_incremental() %}
-watermark as (
-    select coalesce(max(last_processed_at), '-infinity'::timestamptz)
-        - interval '{{ var("reprocess_overlap_seconds") }} seconds' as since
-    from {{ this }}
-),
-
 touched as (
+    -- The watermark is read first and inlined as a constant, so the planner can use the BRIN index on
+    -- processed_at and knows how few rows are new (a subquery here made it scan all of history).
     select distinct trades.symbol, trades.minute_start
     from trades
-    cross join watermark
-    where trades.processed_at > watermark.since
+    where trades.processed_at > '{{ processed_watermark(this) }}'::timestamptz
 ),
 
 in_scope as (
