@@ -74,7 +74,8 @@ def main() -> None:
         mirror.close()
         started = time.monotonic()
         with psycopg.connect(writer_dsn, autocommit=True) as conn:
-            _generate(conn, 0, args.trades, "now() - interval '1 hour'")
+            # Processed a second after each trade happened, like the stream: history is spread over time.
+            _generate(conn, 0, args.trades, "t + interval '1 second'")
             conn.execute("ANALYZE silver.trades")
         log.info("generated %d silver trades in %.0fs", args.trades, time.monotonic() - started)
 

@@ -9,7 +9,7 @@
     )
 }}
 
-with minutes as (
+with minutes as not materialized (
     select * from {{ ref('candles_1m') }}
 ),
 

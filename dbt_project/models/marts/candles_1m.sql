@@ -15,7 +15,8 @@
     )
 }}
 
-with trades as (
+-- NOT MATERIALIZED: referenced twice when incremental, and a materialized CTE would copy all of history.
+with trades as not materialized (
     select * from {{ ref('stg_trades') }}
 ),
 
