@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -53,5 +54,11 @@ def test_no_generated_request_gets_a_server_error(running_api: RunningApi) -> No
 
         check()
     assert calls >= len(operations)
-    # The run reached every layer: auth (401), validation (422) and Kafka (202).
-    assert {202, 401, 422} <= statuses, statuses
+    # The run reached auth (401) and validation (422). Random bodies only sometimes satisfy every rule,
+    # so the Kafka path (202) is proven with one valid trade on the same fuzzed server: still no 5xx.
+    assert {401, 422} <= statuses, statuses
+    if 202 not in statuses:
+        valid = {"symbol": "TSLA", "trade_id": uuid.uuid4().hex, "price": "251.37", "quantity": "5",
+                 "side": "buy", "trade_time": "2026-11-29T12:00:00Z"}  # fmt: skip
+        response = httpx.post(f"{running_api.url}/v1/trades", json=valid, headers={"X-API-Key": API_KEY}, timeout=30)
+        assert response.status_code == 202, response.text
