@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from lakehouse.local.processes import free_port, wait_until
+from lakehouse.local.processes import free_port, stop_process, wait_until
 from lakehouse.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,7 @@ def running_dashboard(env: dict[str, str], startup_s: float = 90) -> Iterator[st
             wait_until(healthy, startup_s, "streamlit")
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,13 @@ def pids_with_marker(marker: str) -> list[int]:
             if marker in pid_cmdline(pid) and pid_alive(pid):
                 found.append(pid)
     return found
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    """Terminate a child we started, kill it if it ignores that, and always reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

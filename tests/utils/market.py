@@ -8,6 +8,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from pyspark.sql.types import DecimalType, StringType, StructField, StructType, TimestampType
+
+# The silver columns training reads, in the order synthetic_trades() produces them.
+SILVER_SUBSET_SCHEMA = StructType(
+    [
+        StructField("symbol", StringType()),
+        StructField("trade_id", StringType()),
+        StructField("trade_time", TimestampType()),
+        StructField("price", DecimalType(38, 18)),
+        StructField("quantity", DecimalType(38, 18)),
+        StructField("side", StringType()),
+    ]
+)
+
 
 def synthetic_trades(
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"),

@@ -4,24 +4,14 @@ import subprocess
 import sys
 
 import pytest
-from pyspark.sql.types import DecimalType, StringType, StructField, StructType, TimestampType
 
 from lakehouse.ml import registry
 from lakehouse.ml.train import NotEnoughHistoryError, train
-from tests.utils.market import synthetic_trades
+from tests.utils.market import SILVER_SUBSET_SCHEMA, synthetic_trades
 
 pytestmark = pytest.mark.integration
 
-SILVER_SUBSET = StructType(
-    [
-        StructField("symbol", StringType()),
-        StructField("trade_id", StringType()),
-        StructField("trade_time", TimestampType()),
-        StructField("price", DecimalType(38, 18)),
-        StructField("quantity", DecimalType(38, 18)),
-        StructField("side", StringType()),
-    ]
-)
+SILVER_SUBSET = SILVER_SUBSET_SCHEMA
 
 
 @pytest.fixture

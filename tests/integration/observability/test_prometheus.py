@@ -17,7 +17,7 @@ import yaml
 
 from lakehouse.ingest.producer_metrics import ProducerMetrics
 from lakehouse.kafka.admin import ensure_topic
-from lakehouse.local.processes import free_port, wait_until
+from lakehouse.local.processes import free_port, stop_process, wait_until
 from lakehouse.observability.streaming import StreamMetrics
 from lakehouse.observability.trainer import TrainerMetrics
 from lakehouse.paths import REPO_ROOT
@@ -75,12 +75,7 @@ def prometheus(running_api: RunningApi, tmp_path_factory: pytest.TempPathFactory
         wait_until(lambda: _ready(url, process, root), 60, "prometheus")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 

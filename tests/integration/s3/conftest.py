@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.local.processes import free_port, wait_until
+from lakehouse.local.processes import free_port, stop_process, wait_until
 from tests.static.compose_model import REPO
 from tests.static.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
 
@@ -95,12 +95,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         server.client().create_bucket(Bucket=server.bucket)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 @dataclass(frozen=True)

@@ -5,25 +5,15 @@ from decimal import Decimal
 
 import pytest
 from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType, StringType, StructField, StructType, TimestampType
 
 from lakehouse.ml.evaluation import PREDICTED_RETURN, forecast_metrics, time_split, with_baseline
 from lakehouse.ml.features import EVENT_MS, FEATURE_COLUMNS, LOOKBACK_S, add_features
 from lakehouse.ml.target import HORIZON_S, LABEL, add_target
-from tests.utils.market import synthetic_trades
+from tests.utils.market import SILVER_SUBSET_SCHEMA, synthetic_trades
 
 pytestmark = pytest.mark.unit
 
-SCHEMA = StructType(
-    [
-        StructField("symbol", StringType()),
-        StructField("trade_id", StringType()),
-        StructField("trade_time", TimestampType()),
-        StructField("price", DecimalType(38, 18)),
-        StructField("quantity", DecimalType(38, 18)),
-        StructField("side", StringType()),
-    ]
-)
+SCHEMA = SILVER_SUBSET_SCHEMA
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
