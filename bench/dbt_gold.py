@@ -54,6 +54,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trades", type=int, default=10_000_000)
     parser.add_argument("--new-trades", type=int, default=100_000)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch database (to profile the incremental build)"
+    )
     args = parser.parse_args([] if __name__ != "__main__" else None)
 
     settings = load_settings()
@@ -90,8 +93,11 @@ def main() -> None:
             candles = conn.execute("SELECT count(*), sum(trade_count) FROM gold.candles_1m").fetchone()
         assert candles is not None and candles[1] == args.trades + args.new_trades, candles
     finally:
-        with psycopg.connect(_with_database(admin_dsn, "postgres"), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        if args.keep:
+            log.info("kept database %s", database)
+        else:
+            with psycopg.connect(_with_database(admin_dsn, "postgres"), autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
     write_result(
         "dbt_gold",

@@ -30,12 +30,19 @@ touched as (
 ),
 
 in_scope as (
-    select trades.*
+    -- One index range scan of (symbol, trade_time) per touched minute. A plain join lets the planner
+    -- hash-join against a scan of all history (it cannot estimate parameterised one-minute ranges);
+    -- OFFSET 0 keeps the LATERAL subquery from being flattened back into such a join.
+    select minute_trades.*
     from touched
-    inner join trades
-        on trades.symbol = touched.symbol
-        and trades.trade_time >= touched.minute_start
-        and trades.trade_time < touched.minute_start + interval '1 minute'
+    cross join lateral (
+        select trades.*
+        from trades
+        where trades.symbol = touched.symbol
+            and trades.trade_time >= touched.minute_start
+            and trades.trade_time < touched.minute_start + interval '1 minute'
+        offset 0
+    ) as minute_trades
 ),
 {% else %}
 in_scope as (
