@@ -30,13 +30,15 @@ def _with_database(dsn: str, database: str) -> str:
 
 
 def _generate(conn: psycopg.Connection, first: int, count: int, processed_at: str) -> None:
-    """`count` trades spread over 10 symbols, one every 100 ms per symbol, from trade number `first`."""
+    """`count` scored trades spread over 10 symbols, one every 100 ms per symbol, from trade number `first`."""
     conn.execute(
         f"""
         INSERT INTO silver.trades
         SELECT 'binance', 'SYM' || (n % {SYMBOLS}), n::text,
                price, qty, round(price * qty, 18), CASE WHEN n % 3 = 0 THEN 'sell' ELSE 'buy' END,
-               t, t::date, t + interval '50 milliseconds', 50, 1, NULL, NULL,
+               t, t::date, t + interval '50 milliseconds', 50, 1,
+               -- Scored like the stream with a champion: every trade carries a forecast.
+               (price * (1 + ((n % 7) - 3) / 10000.0))::float8, '1',
                'raw-trades', (n % 3)::int, n, t, {processed_at}
         FROM (
             SELECT n,

@@ -1,11 +1,11 @@
 {#
-    The newest processed_at already folded into `relation`, minus the reprocessing overlap, as a literal
+    The newest `column` value already folded into `relation`, minus the reprocessing overlap, as a literal
     timestamp: incremental models filter on it so only rows processed since the last run are read.
 #}
-{% macro processed_watermark(relation) -%}
+{% macro processed_watermark(relation, column='last_processed_at') -%}
     {%- if execute -%}
         {%- set query -%}
-            select coalesce(max(last_processed_at), timestamptz '1970-01-01 00:00:00+00')
+            select coalesce(max({{ column }}), timestamptz '1970-01-01 00:00:00+00')
                 - interval '{{ var("reprocess_overlap_seconds") }} seconds'
             from {{ relation }}
         {%- endset -%}

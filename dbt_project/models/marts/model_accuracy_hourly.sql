@@ -1,60 +1,53 @@
--- Forecast accuracy per model version and hour: each prediction made at a trade is compared with the
--- realised price `forecast_horizon_s` later (the last trade of the symbol in (t, t + H], or the trade's
--- own price when none happened), only once that horizon has been fully observed.
-with predicted as (
-    select symbol, trade_id, trade_time, price, predicted_price, model_version
-    from {{ ref('stg_trades') }}
-    where predicted_price is not null and model_version is not null
+-- Forecast accuracy per model version and hour: MAE, RMSE and directional accuracy of every forecast whose
+-- horizon has been observed, rolled up exactly from the per-minute error sums (see int_forecast_errors_1m).
+-- Incremental: re-roll the hours whose minutes were recomputed since the last run.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['model_version', 'hour_start'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[{'columns': ['model_version', 'hour_start'], 'unique': True}],
+    )
+}}
+
+with minutes as not materialized (
+    select * from {{ ref('int_forecast_errors_1m') }}
 ),
 
-newest as (
-    -- Index lookups per predicted symbol, not a scan of all history.
-    select
-        symbols.symbol,
-        (select max(t.trade_time) from {{ ref('stg_trades') }} as t where t.symbol = symbols.symbol)
-            as newest_trade_time
-    from (select distinct symbol from predicted) as symbols
+{% if is_incremental() %}
+touched as (
+    select distinct minutes.model_version, date_trunc('hour', minutes.minute_start) as hour_start
+    from minutes
+    where minutes.computed_at > '{{ processed_watermark(this, 'last_computed_at') }}'::timestamptz
 ),
 
-realised as (
-    select
-        predicted.*,
-        coalesce(outcome.price, predicted.price) as realised_price
-    from predicted
-    inner join newest on newest.symbol = predicted.symbol
-    left join lateral (
-        select later.price
-        from {{ ref('stg_trades') }} as later
-        where later.symbol = predicted.symbol
-            and later.trade_time > predicted.trade_time
-            and later.trade_time <= predicted.trade_time + interval '{{ var("forecast_horizon_s") }} seconds'
-        order by later.trade_time desc, length(later.trade_id) desc, later.trade_id desc
-        limit 1
-    ) as outcome on true
-    where predicted.trade_time + interval '{{ var("forecast_horizon_s") }} seconds' <= newest.newest_trade_time
+in_scope as (
+    select minutes.*
+    from touched
+    inner join minutes
+        on minutes.model_version = touched.model_version
+        and minutes.minute_start >= touched.hour_start
+        and minutes.minute_start < touched.hour_start + interval '1 hour'
 ),
-
-errors as (
-    select
-        model_version,
-        date_trunc('hour', trade_time) as hour_start,
-        (predicted_price - realised_price::double precision) as error,
-        sign(predicted_price - price::double precision) as predicted_direction,
-        sign(realised_price - price) as realised_direction
-    from realised
+{% else %}
+in_scope as (
+    select * from minutes
 ),
+{% endif %}
 
 final as (
     select
         model_version,
-        hour_start,
-        count(*)::bigint as predictions,
-        avg(abs(error)) as mae,
-        sqrt(avg(error * error)) as rmse,
-        avg(case when realised_direction <> 0 then (predicted_direction = realised_direction)::int end)
-            as directional_accuracy
-    from errors
-    group by model_version, hour_start
+        date_trunc('hour', minute_start) as hour_start,
+        sum(predictions)::bigint as predictions,
+        sum(sum_abs_error) / sum(predictions) as mae,
+        sqrt(sum(sum_squared_error) / sum(predictions)) as rmse,
+        sum(direction_hits)::double precision / nullif(sum(directional_predictions), 0) as directional_accuracy,
+        max(computed_at) as last_computed_at
+    from in_scope
+    group by model_version, date_trunc('hour', minute_start)
+    having sum(predictions) > 0
 )
 
 select * from final

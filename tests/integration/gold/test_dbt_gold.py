@@ -90,6 +90,7 @@ def test_gold_candles_match_pandas_and_stay_right_incrementally(settings, gold_d
 
 
 def test_model_accuracy_against_the_realised_price(settings, gold_db) -> None:
+    """Hand-computed errors, then late and new trades that settle forecasts across a minute boundary."""
     start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
     def trade(second: int, trade_id: str, price: str, predicted: float | None = None) -> dict:
@@ -99,23 +100,51 @@ def test_model_accuracy_against_the_realised_price(settings, gold_db) -> None:
             "predicted_price": predicted, "model_version": "3" if predicted is not None else None,
         }  # fmt: skip
 
-    trades = [
-        trade(0, "1", "100", predicted=101.0),  # realised: last price in (0, 30] = 104 -> error -3, right direction
-        trade(10, "2", "102", predicted=101.0),  # realised: 104 at 25 s -> error -3, wrong direction
-        trade(25, "3", "104"),
-        trade(90, "4", "90", predicted=95.0),  # horizon not observed yet (no trade after 120 s): excluded
-    ]
-    load_silver(gold_db["dsn"], silver_rows(trades, processed_at=datetime.now(UTC)))
-    run_dbt(
-        settings, "build", "--select", "+model_accuracy_hourly", "--indirect-selection", "cautious",
-        database=gold_db["name"],
-    )  # fmt: skip
+    def build_and_read() -> tuple:
+        run_dbt(
+            settings, "build", "--select", "+model_accuracy_hourly", "--indirect-selection", "cautious",
+            database=gold_db["name"],
+        )  # fmt: skip
+        with psycopg.connect(gold_db["dsn"]) as conn:
+            rows = conn.execute(
+                "SELECT model_version, predictions, mae, rmse, directional_accuracy FROM gold.model_accuracy_hourly"
+            ).fetchall()
+        assert len(rows) == 1
+        return rows[0]
+
+    load_silver(
+        gold_db["dsn"],
+        silver_rows(
+            [
+                trade(0, "1", "100", predicted=101.0),  # realised: last price in (0, 30] = 104: error -3, hit
+                trade(10, "2", "102", predicted=101.0),  # realised 104 at 25 s: error -3, wrong direction
+                trade(25, "3", "104"),
+                trade(50, "6", "100", predicted=99.0),  # realised 106 at 70 s (next minute): error -7, miss
+                trade(70, "7", "106"),
+                trade(90, "4", "90", predicted=95.0),  # horizon not observed yet (newest trade 90 s): pending
+            ],
+            processed_at=datetime.now(UTC),
+        ),
+    )
+    version, predictions, mae, rmse, directional = build_and_read()
+    assert (version, predictions) == ("3", 3)
+    assert mae == pytest.approx(13 / 3) and rmse == pytest.approx((67 / 3) ** 0.5)
+    assert directional == pytest.approx(1 / 3)
+
+    # A late trade at 75 s re-settles the 50 s forecast (96: error 3, right direction); a new one at 125 s
+    # makes the 90 s horizon observed (no trade in (90, 120]: its own price, error 5, no direction).
+    load_silver(
+        gold_db["dsn"], silver_rows([trade(75, "8", "96"), trade(125, "9", "80")], processed_at=datetime.now(UTC))
+    )
+    incremental = build_and_read()
+    assert incremental[:2] == ("3", 4)
+    assert incremental[2] == pytest.approx(3.5) and incremental[3] == pytest.approx(13**0.5)
+    assert incremental[4] == pytest.approx(2 / 3)
+
+    run_dbt(settings, "build", "--select", "+model_accuracy_hourly", "--full-refresh", database=gold_db["name"])
     with psycopg.connect(gold_db["dsn"]) as conn:
-        row = conn.execute(
+        rebuilt = conn.execute(
             "SELECT model_version, predictions, mae, rmse, directional_accuracy FROM gold.model_accuracy_hourly"
         ).fetchall()
-    assert len(row) == 1
-    version, predictions, mae, rmse, directional = row[0]
-    assert (version, predictions) == ("3", 2)
-    assert mae == pytest.approx(3.0) and rmse == pytest.approx(3.0)
-    assert directional == pytest.approx(0.5)
+    assert len(rebuilt) == 1 and rebuilt[0][:2] == incremental[:2]  # from scratch equals incremental
+    assert rebuilt[0][2:] == pytest.approx(incremental[2:])
