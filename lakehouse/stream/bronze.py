@@ -84,13 +84,10 @@ class BronzeWriter:
         spark = batch.sparkSession
         app_id = sink_app_id(spark, SINK)
         timer = StepTimer()
-        before, _ = latest_commit(spark, self.uri)
         # One pass over the Kafka records, straight into Parquet; the row count comes from the commit.
-        append_once(bronze_rows(batch, int(time.time() * 1000)), self.uri, app_id, batch_id)
-        version, written = latest_commit(spark, self.uri)
+        appended = append_once(bronze_rows(batch, int(time.time() * 1000)), self.uri, app_id, batch_id)
+        written = latest_commit(spark, self.uri)[1] if appended else 0
         timer.lap("delta")
-        if version == before:
-            written = 0  # a replay of a committed batch (or an empty one): Delta skipped it
         if self.fault_pause_s:
             # Committed to Delta, not yet to the checkpoint: the window a crash must survive.
             log.warning("fault drill: batch %d committed to Delta, pausing %.1fs", batch_id, self.fault_pause_s)

@@ -1,16 +1,23 @@
 """The PostgreSQL mirror of silver: bulk COPY into a staging table, then one upsert on the trade identity.
 
-Each batch is one transaction: PostgreSQL holds all of a batch or none of it. The upsert rewrites a row
-that a crashed attempt of the same batch already wrote (same identity and trade_time), so a replay
-converges on exactly the rows Delta commits next. A row whose identity is already mirrored with a
-different trade_time is a conflicting duplicate: it is taken out of the upsert and returned, so the
-caller can quarantine it instead of letting Delta and PostgreSQL disagree.
+Each batch is one transaction: PostgreSQL holds all of a batch or none of it. Every row records the
+streaming query and batch that wrote it, which makes the mirror silver's re-send index too (its primary
+key answers "do we hold this trade?" without reading Delta). Per staged row, against the mirrored row of
+the same identity:
+  - another trade_time: a conflicting duplicate; taken out and returned, to be quarantined;
+  - same trade_time, written by another batch of this query: an exact re-send of a trade that batch
+    already committed to Delta (batches of one query run in order); taken out and returned as a re-send;
+  - same trade_time, written by this very batch: a replay after a crash; rewritten, and Delta's own
+    idempotent commit decides whether it still has to be appended;
+  - same trade_time, written by another query (the checkpoint was reset) or by other means: upserted
+    and returned as `unknown`, for the caller to look up in Delta.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +37,28 @@ COPY_CHUNK_BYTES = 1 << 20
 DDL_LOCK_KEY = 0x5117E7
 
 
+Identity = tuple[str, str, str]
+
+
 class MirrorError(RuntimeError):
     """PostgreSQL refused or could not be reached; the batch must fail and be retried."""
+
+
+@dataclass(frozen=True)
+class StreamMarker:
+    """The streaming query and batch a mirrored row was written by."""
+
+    query_id: str
+    batch_id: int
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    """Identities the upsert did not simply take as new (see the module docstring)."""
+
+    conflicts: list[Identity] = field(default_factory=list)
+    resends: list[Identity] = field(default_factory=list)
+    unknown: list[Identity] = field(default_factory=list)
 
 
 def _qualified(name: str) -> sql.Identifier:
@@ -80,54 +107,77 @@ class PostgresMirror:
             raise MirrorError(f"cannot create {self.table} / {self.view}: {error}") from error
         log.info("PostgreSQL mirror ready: %s, view %s", self.table, self.view)
 
-    def upsert(self, rows: pa.Table) -> list[tuple[str, str, str]]:
-        """Mirror `rows` in one transaction; return the identities refused as conflicting duplicates."""
+    def upsert(self, rows: pa.Table, marker: StreamMarker) -> UpsertOutcome:
+        """Mirror `rows` for the batch `marker` in one transaction; say which identities were not new."""
         if rows.num_rows == 0:
-            return []
+            return UpsertOutcome()
+        rows = rows.append_column("stream_query_id", _constant(marker.query_id, rows.num_rows, "string"))
+        rows = rows.append_column("stream_batch_id", _constant(marker.batch_id, rows.num_rows, "int64"))
         columns = rows.column_names
         payload = _csv_bytes(rows)
         column_list = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
         updates = sql.SQL(", ").join(
             sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in columns if name not in IDENTITY
         )
-        target = _qualified(self.table)
-        stage = sql.Identifier(STAGE)
+        names = {"target": _qualified(self.table), "stage": sql.Identifier(STAGE), "columns": column_list}
+        same_identity = "t.source = s.source AND t.symbol = s.symbol AND t.trade_id = s.trade_id"
+        params = {"query_id": marker.query_id, "batch_id": marker.batch_id}
         conn = self._connection()
         try:
             with conn.transaction(), conn.cursor() as cursor:
-                cursor.execute(
-                    sql.SQL("CREATE TEMP TABLE {stage} (LIKE {target}) ON COMMIT DROP").format(
-                        stage=stage, target=target
-                    )
-                )
-                copy_sql = sql.SQL("COPY {stage} ({columns}) FROM STDIN (FORMAT csv, HEADER true)").format(
-                    stage=stage, columns=column_list
-                )
+                cursor.execute(sql.SQL("CREATE TEMP TABLE {stage} (LIKE {target}) ON COMMIT DROP").format(**names))
+                copy_sql = sql.SQL("COPY {stage} ({columns}) FROM STDIN (FORMAT csv, HEADER true)").format(**names)
                 with cursor.copy(copy_sql) as copy:
                     view = memoryview(payload)
                     for start in range(0, len(view), COPY_CHUNK_BYTES):
                         copy.write(view[start : start + COPY_CHUNK_BYTES])
-                cursor.execute(
-                    sql.SQL(
-                        "DELETE FROM {stage} s USING {target} t "
-                        "WHERE t.source = s.source AND t.symbol = s.symbol AND t.trade_id = s.trade_id "
-                        "AND t.trade_time <> s.trade_time RETURNING s.source, s.symbol, s.trade_id"
-                    ).format(stage=stage, target=target)
+                conflicts = _identities(
+                    cursor,
+                    f"DELETE FROM {{stage}} s USING {{target}} t WHERE {same_identity} "
+                    "AND t.trade_time <> s.trade_time RETURNING s.source, s.symbol, s.trade_id",
+                    names,
                 )
-                conflicts = [(str(a), str(b), str(c)) for a, b, c in cursor.fetchall()]
+                resends = _identities(
+                    cursor,
+                    f"DELETE FROM {{stage}} s USING {{target}} t WHERE {same_identity} "
+                    "AND t.stream_query_id = %(query_id)s AND t.stream_batch_id <> %(batch_id)s "
+                    "RETURNING s.source, s.symbol, s.trade_id",
+                    names,
+                    params,
+                )
+                unknown = _identities(
+                    cursor,
+                    f"SELECT s.source, s.symbol, s.trade_id FROM {{stage}} s JOIN {{target}} t ON {same_identity} "
+                    "WHERE t.stream_query_id IS DISTINCT FROM %(query_id)s",
+                    names,
+                    params,
+                )
                 cursor.execute(
                     sql.SQL(
                         "INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage} "
                         "ON CONFLICT (source, symbol, trade_id) DO UPDATE SET {updates}"
-                    ).format(target=target, columns=column_list, stage=stage, updates=updates)
+                    ).format(updates=updates, **names)
                 )
         except psycopg.Error as error:
             raise MirrorError(f"PostgreSQL upsert into {self.table} failed: {error}") from error
-        return conflicts
+        return UpsertOutcome(conflicts, resends, unknown)
 
     def count(self) -> int:
         row = self._connection().execute(sql.SQL("SELECT count(*) FROM {}").format(_qualified(self.table))).fetchone()
         return int(row[0]) if row else 0
+
+
+def _identities(
+    cursor: psycopg.Cursor, statement: str, names: dict[str, sql.Composable], params: dict | None = None
+) -> list[Identity]:
+    cursor.execute(sql.SQL(statement).format(**names), params)  # type: ignore[arg-type]
+    return [(str(a), str(b), str(c)) for a, b, c in cursor.fetchall()]
+
+
+def _constant(value: object, length: int, type_name: str) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.repeat(pa.scalar(value, type=getattr(pa, type_name)()), length)
 
 
 def _csv_bytes(rows: pa.Table) -> bytes:

@@ -2,16 +2,15 @@
 
 Per micro-batch, in this order (the order is what makes crashes harmless):
   1. validate every record; rank copies of each identity in Kafka order (first copy wins);
-  2. drop exact re-sends silver already holds (same identity and trade_time): a key-only semi-join
-     against silver pruned to the batch's trade dates (partition pruning) and trade_time range (file
-     skipping on trade_time statistics);
-  3. score the new rows (null predictions until a model is plugged in);
-  4. upsert them into PostgreSQL in one transaction; identities PostgreSQL already holds with another
-     trade_time (outside the pruned lookup) come back as conflicts and go to quarantine instead;
-  5. append to Delta silver, then quarantine, each idempotent on (sink app id, batch id).
-A crash after 4 leaves PostgreSQL ahead of Delta; the restarted query replays the batch with the same
-offsets, the upsert rewrites the same rows and the Delta commits happen: the two converge. PostgreSQL
-down fails the batch before anything is committed.
+  2. score the first copies (null predictions until a model is plugged in);
+  3. upsert them into PostgreSQL in one transaction, stamped with (query id, batch id). The mirror's
+     primary key is the re-send index: it reports identities it holds with another trade_time
+     (conflicts, to quarantine) and exact re-sends an earlier batch of this query wrote (already in
+     Delta); rows an earlier query wrote (a reset checkpoint) are looked up in Delta, usually none;
+  4. append the rest to Delta silver, then quarantine, each idempotent on (sink app id, batch id).
+A crash after 3 leaves PostgreSQL ahead of Delta; the restarted query replays the batch with the same
+offsets and batch id, the upsert rewrites the same rows (its own, so not re-sends) and the Delta commits
+happen: the two converge. PostgreSQL down fails the batch before anything is committed.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING
 
 from pyspark import StorageLevel
@@ -38,9 +36,9 @@ from pyspark.sql.types import (
 )
 
 from lakehouse.stream import silver_transforms as st
-from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id
+from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id, streaming_query_id
 from lakehouse.stream.kafka_source import read_topic
-from lakehouse.stream.postgres_mirror import PostgresMirror
+from lakehouse.stream.postgres_mirror import Identity, PostgresMirror, StreamMarker
 from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, run_stream
 from lakehouse.stream.scoring import Scorer, conform, load_scorer, null_scorer
 
@@ -114,21 +112,30 @@ class SilverWriter:
         ensure_table(spark, self.quarantine_uri, QUARANTINE_SCHEMA, stats_columns=("kafka_partition", "kafka_offset"))
         self.mirror.ensure_schema()
 
-    def _existing(self, spark: SparkSession, totals: BatchTotals) -> DataFrame | None:
-        """Silver rows that could be re-sends of this batch's trades, read through partition and file pruning."""
-        if not totals.trade_dates or totals.low_ms is None or totals.high_ms is None:
-            return None
-        return (
+    def _held_in_delta(self, spark: SparkSession, mirrored: pa.Table, unknown: list[Identity]) -> list[Identity]:
+        """Of `unknown` (mirrored by an earlier query), the trades silver's Delta table already holds.
+
+        Read through partition pruning (their trade dates) and file skipping (their trade_time range).
+        """
+        if not unknown:
+            return []
+        import pyarrow as pa
+
+        keys = pa.table({name: [identity[i] for identity in unknown] for i, name in enumerate(st.IDENTITY)})
+        rows = mirrored.select([*st.IDENTITY, "trade_time", "trade_date"]).join(
+            keys, list(st.IDENTITY), join_type="inner"
+        )
+        dates = sorted(set(rows.column("trade_date").to_pylist()))
+        times = rows.column("trade_time").to_pylist()
+        existing = (
             spark.read.format("delta")
             .load(self.silver_uri)
-            .where(F.col("trade_date").isin(totals.trade_dates))
-            .where(
-                F.col("trade_time").between(
-                    F.timestamp_millis(F.lit(totals.low_ms)), F.timestamp_millis(F.lit(totals.high_ms))
-                )
-            )
+            .where(F.col("trade_date").isin(dates))
+            .where(F.col("trade_time").between(F.lit(min(times)), F.lit(max(times))))
             .select(*st.IDENTITY, "trade_time")
         )
+        candidates = spark.createDataFrame(rows.select([*st.IDENTITY, "trade_time"]))
+        return [tuple(row)[:3] for row in st.exact_resends(candidates, existing).collect()]
 
     def _collect_scored(self, new_rows: DataFrame, keep: list[DataFrame]) -> tuple[DataFrame, pa.Table]:
         """Score, cache and collect the new rows; a failing scorer costs this batch its predictions, nothing else."""
@@ -143,11 +150,10 @@ class SilverWriter:
                 log.exception("scorer failed on this batch; writing null predictions")
         raise AssertionError("unreachable")
 
-    def _dedup(self, spark: SparkSession, checked: DataFrame, totals: BatchTotals, now: int, timer: StepTimer) -> Dedup:
-        """First copies of each identity that silver does not hold yet, and the conflicting later copies."""
+    def _dedup(self, spark: SparkSession, checked: DataFrame, now: int) -> Dedup:
+        """The first copy of each identity in the batch, and the later copies that conflict with it."""
         valid = checked.where(F.col("reason").isNull())
         repeated = st.repeated_identities(valid).collect()
-        timer.lap("repeats")
         if repeated:
             identities = spark.createDataFrame([tuple(r)[:3] for r in repeated], IDENTITY_DDL)
             ranked = st.rank_duplicates(valid, F.broadcast(identities))
@@ -156,19 +162,14 @@ class SilverWriter:
         conflicting = st.conflicting_duplicates(ranked)
         conflict_count = conflicting.count() if repeated else 0
         candidates = st.to_silver(ranked.where(F.col("dup_rank") == 1), now)
-        existing = self._existing(spark, totals)
-        if existing is not None:
-            resends = st.exact_resends(candidates, existing).collect()
-            if resends:
-                candidates = st.not_yet_in(candidates, F.broadcast(spark.createDataFrame(resends, KEYS_DDL)))
         later_copies = sum(int(r["copies"]) - 1 for r in repeated)
-        timer.lap("lookup")
         return Dedup(candidates, conflicting, conflict_count, later_copies)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
         spark = batch.sparkSession
         silver_app = sink_app_id(spark, SILVER_SINK)
         quarantine_app = sink_app_id(spark, QUARANTINE_SINK)
+        marker = StreamMarker(streaming_query_id(spark), batch_id)
         now = int(time.time() * 1000)
         cached: list[DataFrame] = []
         timer = StepTimer()
@@ -177,11 +178,15 @@ class SilverWriter:
             cached.append(checked)
             totals = BatchTotals.of(checked)  # the first pass: parses, validates and fills the cache
             timer.lap("validate")
-            dedup = self._dedup(spark, checked, totals, now, timer)
+            dedup = self._dedup(spark, checked, now)
+            timer.lap("repeats")
             scored, mirrored = self._collect_scored(dedup.new_rows, cached)
             timer.lap("collect")
-            conflicts = self.mirror.upsert(mirrored)
+            outcome = self.mirror.upsert(mirrored, marker)
             timer.lap("postgres")
+            held = self._held_in_delta(spark, mirrored, outcome.unknown)
+            if outcome.unknown:
+                timer.lap("lookup")
             if self.fault_pause_s:
                 # PostgreSQL committed, Delta not yet: the window a crash must survive.
                 log.warning("fault drill: batch %d mirrored, pausing %.1fs", batch_id, self.fault_pause_s)
@@ -190,38 +195,41 @@ class SilverWriter:
             quarantine = st.quarantine_rows(checked.where(F.col("reason").isNotNull()), now).unionByName(
                 st.quarantine_rows(dedup.conflicting, now)
             )
-            if conflicts:
-                log.warning("batch %d: %d conflicting duplicates go to quarantine", batch_id, len(conflicts))
-                refused = F.broadcast(spark.createDataFrame(conflicts, IDENTITY_DDL))
-                silver_rows = scored.join(refused, list(st.IDENTITY), "left_anti")
-                refused_rows = scored.join(refused, list(st.IDENTITY), "left_semi")
+            refused = [*outcome.conflicts, *outcome.resends, *held]
+            if refused:
+                silver_rows = scored.join(
+                    F.broadcast(spark.createDataFrame(refused, IDENTITY_DDL)), list(st.IDENTITY), "left_anti"
+                )
+            if outcome.conflicts:
+                log.warning("batch %d: %d conflicting duplicates go to quarantine", batch_id, len(outcome.conflicts))
+                conflicts = F.broadcast(spark.createDataFrame(outcome.conflicts, IDENTITY_DDL))
+                refused_rows = scored.join(conflicts, list(st.IDENTITY), "left_semi")
                 quarantine = quarantine.unionByName(
                     st.quarantine_rows(refused_rows.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
                 )
             # Empty appends are skipped: they would only add empty commits to the log.
-            if mirrored.num_rows > len(conflicts):
+            appended = mirrored.num_rows - len(refused)
+            if appended:
                 append_once(silver_rows.select(*st.SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
-            quarantined = totals.invalid + dedup.conflict_count + len(conflicts)
+            quarantined = totals.invalid + dedup.conflict_count + len(outcome.conflicts)
             if quarantined:
                 append_once(quarantine, self.quarantine_uri, quarantine_app, batch_id)
             timer.lap("delta")
         finally:
             for frame in cached:
                 frame.unpersist()
-        first_copies = totals.rows - totals.invalid - dedup.later_copies
         counts = {
             "rows": totals.rows,
             "invalid": totals.invalid,
-            "silver": mirrored.num_rows - len(conflicts),
-            # Exact re-sends: later copies within the batch plus first copies silver already held.
-            "duplicates": dedup.later_copies - dedup.conflict_count + first_copies - mirrored.num_rows,
+            "silver": appended,
+            # Exact re-sends: later copies within the batch plus trades silver already held.
+            "duplicates": dedup.later_copies - dedup.conflict_count + len(outcome.resends) + len(held),
             "quarantined": quarantined,
         }
         return BatchReport("silver", batch_id, counts, steps_s=timer.steps)
 
 
 IDENTITY_DDL = ", ".join(f"{name} string" for name in st.IDENTITY)
-KEYS_DDL = f"{IDENTITY_DDL}, trade_time_ms long"
 
 
 @dataclass(frozen=True)
@@ -234,28 +242,17 @@ class Dedup:
 
 @dataclass(frozen=True)
 class BatchTotals:
-    """One aggregate over the validated batch: its counts and the bounds of the silver lookup."""
+    """One aggregate over the validated batch: how many rows, and how many of them are invalid."""
 
     rows: int
     invalid: int
-    trade_dates: list[date]
-    low_ms: int | None
-    high_ms: int | None
 
     @classmethod
     def of(cls, checked: DataFrame) -> BatchTotals:
-        valid = F.col("reason").isNull()
-        trade_time = F.col("_t.trade_time")
-        row = checked.agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.count("reason").alias("invalid"),
-            F.collect_set(F.when(valid, F.to_date(F.timestamp_millis(trade_time)))).alias("dates"),
-            F.min(F.when(valid, trade_time)).alias("low"),
-            F.max(F.when(valid, trade_time)).alias("high"),
-        ).first()
+        row = checked.agg(F.count(F.lit(1)).alias("rows"), F.count("reason").alias("invalid")).first()
         if row is None:
-            return cls(0, 0, [], None, None)
-        return cls(int(row["rows"]), int(row["invalid"]), list(row["dates"]), row["low"], row["high"])
+            return cls(0, 0)
+        return cls(int(row["rows"]), int(row["invalid"]))
 
 
 def run_silver(

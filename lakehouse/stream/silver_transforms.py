@@ -304,17 +304,3 @@ def exact_resends(candidates: DataFrame, existing: DataFrame) -> DataFrame:
     # The batch's keys are broadcast: the silver side is scanned in place, nothing is shuffled.
     batch_keys = F.broadcast(candidates.select(*IDENTITY, with_ms))
     return existing.select(*IDENTITY, with_ms).join(batch_keys, keys, "left_semi")
-
-
-def not_yet_in(candidates: DataFrame, resends: DataFrame) -> DataFrame:
-    """Candidates that are not exact re-sends (pass `resends`, from exact_resends, broadcast).
-
-    A re-send carries the same identity and trade_time. The same identity with another trade_time is
-    not dropped here: the mirror's identity check turns it into a quarantined conflict.
-    """
-    keys = [*IDENTITY, "trade_time_ms"]
-    return (
-        candidates.withColumn("trade_time_ms", F.unix_millis(F.col("trade_time")))
-        .join(resends.select(*keys), keys, "left_anti")
-        .drop("trade_time_ms")
-    )

@@ -20,8 +20,14 @@ CREATE TABLE IF NOT EXISTS {table} (
     kafka_offset      bigint           NOT NULL,
     kafka_timestamp   timestamptz      NOT NULL,
     processed_at      timestamptz      NOT NULL,
+    -- Which streaming query and batch wrote the row (the silver job's re-send index; null when loaded
+    -- by other means).
+    stream_query_id   text,
+    stream_batch_id   bigint,
     PRIMARY KEY (source, symbol, trade_id)
 );
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS stream_query_id text;
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS stream_batch_id bigint;
 -- dbt candles, the dashboard and freshness checks read by symbol over a time range.
 CREATE INDEX IF NOT EXISTS {time_index} ON {table} (symbol, trade_time);
 -- Gold's incremental candles find newly processed rows by processed_at (BRIN: tiny, append-friendly), and

@@ -50,3 +50,14 @@ def test_load_scorer_defaults_to_the_champion_and_explains_a_bad_path(spark, tmp
         load_scorer(spark, Settings(lake_uri="/tmp/lake", silver_scorer="no_colon"))
     with pytest.raises(ScorerError, match="cannot load scorer"):
         load_scorer(spark, Settings(lake_uri="/tmp/lake", silver_scorer="lakehouse.nowhere:factory"))
+
+
+def test_commit_markers_name_their_sink_and_batch() -> None:
+    from lakehouse.stream.delta_sink import commit_marker, parse_marker
+
+    app = "silver.trades:4f1c-query"
+    assert parse_marker(commit_marker(app, 17), app) == 17
+    assert parse_marker(commit_marker(app, 17), "silver.trades_quarantine:4f1c-query") is None  # another sink
+    assert parse_marker(commit_marker("silver.trades:other-query", 17), app) is None  # a reset checkpoint
+    for foreign in (None, "", "OPTIMIZE by maintenance", f"{app}@", f"{app}@x"):
+        assert parse_marker(foreign, app) is None

@@ -140,7 +140,7 @@ def test_quarantine_rows_keep_raw_value_and_coordinates(kafka_frame) -> None:
     assert row.reason == "value: not valid JSON"
 
 
-def test_not_yet_in_drops_exact_resends_only(kafka_frame) -> None:
+def test_exact_resends_match_identity_and_trade_time(kafka_frame) -> None:
     one, two, three = trade_dict(1), trade_dict(2), trade_dict(3, symbol="ETHUSDT")
     candidates = st.to_silver(st.validate(kafka_frame([one, two, three]), NOW_MS), NOW_MS)
     known = st.to_silver(
@@ -149,6 +149,6 @@ def test_not_yet_in_drops_exact_resends_only(kafka_frame) -> None:
         ),
         NOW_MS,
     )
-    left = {(r.symbol, r.trade_id) for r in st.not_yet_in(candidates, st.exact_resends(candidates, known)).collect()}
+    found = {(r.symbol, r.trade_id) for r in st.exact_resends(candidates, known).collect()}
     # 1 is a re-send; 2 moved in time (a conflict for the mirror to catch); 3 is another symbol.
-    assert left == {("BTCUSDT", "1000002"), ("ETHUSDT", "1000003")}
+    assert found == {("BTCUSDT", "1000001")}
