@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
@@ -33,12 +32,13 @@ MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000
 
 
 def _positive_decimal(value: str) -> str:
-    """Prices and quantities travel as decimal strings so nothing is rounded before silver."""
-    try:
-        number = Decimal(value)
-    except InvalidOperation as error:  # pattern already rejects most; keep the reason explicit
-        raise ValueError("must be a decimal number") from error
-    if not number.is_finite() or number <= 0:
+    """Prices and quantities travel as decimal strings so nothing is rounded before silver.
+
+    Runs after DECIMAL_PATTERN, which admits only plain, finite, non-negative decimals: what is left to
+    refuse is zero, a text of zeros and at most one point. (No Decimal() here: this runs twice for every
+    trade the API takes, and the string test is several times cheaper.)
+    """
+    if not value.strip("0."):
         raise ValueError("must be a positive, finite decimal")
     return value
 

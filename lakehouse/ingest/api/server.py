@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import os
 import shutil
@@ -16,6 +17,7 @@ from lakehouse.paths import state_dir
 from lakehouse.settings import load_settings
 
 log = logging.getLogger(__name__)
+GC_THRESHOLD = 50_000
 
 
 def app_factory() -> FastAPI:
@@ -23,7 +25,13 @@ def app_factory() -> FastAPI:
     from lakehouse.ingest.api.app import create_app
 
     configure_logging()
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    # A batch of 500 trades allocates thousands of short-lived objects (models, strings, tuples), none in
+    # reference cycles: with the default threshold (700) the collector would run several times per request.
+    # The startup objects are frozen out of every later collection.
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 20)
+    return app
 
 
 def _metrics_dir(port: int) -> Path:
