@@ -46,8 +46,15 @@ def _java() -> str:
 
 
 def _cluster_id() -> str:
-    """Kafka's cluster id format: a UUID, base64url without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """Kafka's cluster id format: a UUID, base64url without padding.
+
+    Never starting with "-" (as Kafka's own Uuid.randomUuid() ensures): the storage tool's argument parser
+    would take such an id for an option, and one format in 64 would fail.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class LocalKafka:

@@ -130,6 +130,9 @@ def _expected_layers(bronze_values: list[bytes]) -> dict[str, int]:
     return counts
 
 
+# Readiness may take up to READY_TIMEOUT_S (a model is promoted only once it beats the naive forecast, which
+# can take a few training rounds); then the browser check, the drain and the reconciliation.
+@pytest.mark.timeout(READY_TIMEOUT_S + 900)
 def test_demo_from_first_trade_to_dashboard(demo_home: Path) -> None:
     api_port, dashboard_port = free_port(), free_port()
     log_path = demo_home.parent / f"{demo_home.name}-demo.log"

@@ -96,3 +96,11 @@ def test_state_env_file_is_read_and_process_env_wins(monkeypatch: pytest.MonkeyP
 def test_missing_dsn_tells_how_to_get_one() -> None:
     with pytest.raises(SettingsError, match="lakehouse infra up"):
         Settings().require_pg_dsn()
+
+
+def test_kafka_cluster_ids_never_look_like_options() -> None:
+    from lakehouse.local.kafka_broker import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]  # about 30 would start with "-" without the guard
+    assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
+    assert all(len(cluster_id) == 22 for cluster_id in ids)
