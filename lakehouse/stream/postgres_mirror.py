@@ -1,4 +1,5 @@
-"""The PostgreSQL mirror of silver: bulk COPY into a staging table, then one upsert on the trade identity.
+"""The PostgreSQL mirror of silver: one bulk COPY per batch, straight in when every trade is new, else
+into a staging table and one upsert on the trade identity.
 
 Each batch is one transaction: PostgreSQL holds all of a batch or none of it. Every row records the
 streaming query and batch that wrote it, which makes the mirror silver's re-send index too (its primary
