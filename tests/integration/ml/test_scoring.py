@@ -4,28 +4,19 @@ from datetime import timedelta
 
 import pytest
 from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from lakehouse.local.processes import free_port
 from lakehouse.ml import registry
 from lakehouse.ml.features import FEATURE_COLUMNS, add_features
 from lakehouse.ml.scoring import ChampionScorer, batch_features
 from lakehouse.ml.train import train
-from tests.utils.market import synthetic_trades
+from tests.utils.market import SILVER_SUBSET_SCHEMA, synthetic_trades
 
 pytestmark = pytest.mark.integration
 
-SCHEMA = StructType(
-    [
-        StructField("source", StringType()),
-        StructField("symbol", StringType()),
-        StructField("trade_id", StringType()),
-        StructField("trade_time", TimestampType()),
-        StructField("price", DecimalType(38, 18)),
-        StructField("quantity", DecimalType(38, 18)),
-        StructField("side", StringType()),
-    ]
-)
+# The silver subset training reads, behind the `source` column the scorer keys on.
+SCHEMA = StructType([StructField("source", StringType()), *SILVER_SUBSET_SCHEMA.fields])
 
 
 def _frame(spark, rows):
