@@ -72,8 +72,13 @@ class Settings(BaseSettings):
     # Streaming jobs (consumer_lake.py, process_silver.py)
     bronze_trigger_s: float = Field(5.0, gt=0, description="Bronze micro-batch interval in seconds")
     silver_trigger_s: float = Field(1.0, gt=0, description="Silver micro-batch interval in seconds")
-    stream_max_offsets_per_trigger: PositiveInt = Field(
-        250_000, description="Upper bound of Kafka records per micro-batch (catch-up batch size)"
+    # Catch-up batch sizes. Bronze streams each record straight into Parquet (nothing is cached), so
+    # larger batches only spread its per-batch cost; silver caches and collects each batch on the driver.
+    bronze_max_offsets_per_trigger: PositiveInt = Field(
+        1_000_000, description="Upper bound of Kafka records per bronze micro-batch (catch-up batch size)"
+    )
+    silver_max_offsets_per_trigger: PositiveInt = Field(
+        250_000, description="Upper bound of Kafka records per silver micro-batch (catch-up batch size)"
     )
     silver_scorer: str | None = Field(
         "lakehouse.ml.scoring:champion_scorer",

@@ -73,14 +73,19 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
     from pyspark.sql import SparkSession
 
     from lakehouse.local.jars import spark_jars
+    from lakehouse.spark import class_archive
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name).items():
-        builder = builder.config(key, value)
+    conf = spark_conf(settings, app_name)
     if not settings.spark_master.startswith("spark://") or os.environ.get("LAKEHOUSE_SPARK_JARS_LOCAL", "1") == "1":
         jars = spark_jars()
-        builder = builder.config("spark.jars", ",".join(str(jar) for jar in jars))
+        conf["spark.jars"] = ",".join(str(jar) for jar in jars)
+        # The driver maps the class archive made for exactly these jars (see class_archive).
+        extra = class_archive.dump_options() or class_archive.java_options(jars)
+        conf["spark.driver.extraJavaOptions"] = " ".join([conf["spark.driver.extraJavaOptions"], *extra])
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "WARN"))
     log.info("Spark %s session %s on %s (lake %s)", spark.version, app_name, settings.spark_master, settings.lake_uri)

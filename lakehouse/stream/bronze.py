@@ -108,7 +108,7 @@ def run_bronze(
     writer = BronzeWriter(settings)
     writer.ensure_table(spark)
     run_stream(
-        read_topic(spark, settings, topic),
+        read_topic(spark, settings, topic, settings.bronze_max_offsets_per_trigger),
         writer,
         name="bronze-trades",
         checkpoint=f"{settings.checkpoints}/bronze_trades",

@@ -43,7 +43,7 @@ def parser(job: Job) -> argparse.ArgumentParser:
     parse.add_argument(
         "--max-offsets-per-trigger",
         type=int,
-        help="records per micro-batch at most (default: LAKEHOUSE_STREAM_MAX_OFFSETS_PER_TRIGGER)",
+        help=f"records per micro-batch at most (default: LAKEHOUSE_{job.upper()}_MAX_OFFSETS_PER_TRIGGER)",
     )
     parse.add_argument("--run-seconds", type=float, help="stop after this many seconds (continuous runs)")
     return parse
@@ -54,7 +54,7 @@ def job_settings(job: Job, args: argparse.Namespace) -> Settings:
     if args.trigger_seconds is not None:
         overrides[f"{job}_trigger_s"] = args.trigger_seconds
     if args.max_offsets_per_trigger is not None:
-        overrides["stream_max_offsets_per_trigger"] = args.max_offsets_per_trigger
+        overrides[f"{job}_max_offsets_per_trigger"] = args.max_offsets_per_trigger
     return load_settings(**overrides)
 
 

@@ -12,9 +12,7 @@ if TYPE_CHECKING:
 KAFKA_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "timestampType")
 
 
-def read_topic(
-    spark: SparkSession, settings: Settings, topic: str | None = None, max_offsets: int | None = None
-) -> DataFrame:
+def read_topic(spark: SparkSession, settings: Settings, topic: str | None, max_offsets: int) -> DataFrame:
     """A streaming DataFrame of Kafka records (key, value, topic, partition, offset, timestamp, timestampType).
 
     `failOnDataLoss` stays on: offsets that expired before we read them stop the query with an error
@@ -26,7 +24,7 @@ def read_topic(
         .option("subscribe", topic or settings.kafka_topic)
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "true")
-        .option("maxOffsetsPerTrigger", str(max_offsets or settings.stream_max_offsets_per_trigger))
+        .option("maxOffsetsPerTrigger", str(max_offsets))
         # Split the topic's partitions into as many tasks as the shuffle width (4 by default): with 3
         # Kafka partitions on 2 cores, one core would otherwise idle through a third of every stage.
         .option("minPartitions", str(settings.spark_shuffle_partitions))

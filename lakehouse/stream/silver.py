@@ -271,7 +271,7 @@ def run_silver(
     try:
         writer.ensure_tables(spark)
         run_stream(
-            read_topic(spark, settings, topic),
+            read_topic(spark, settings, topic, settings.silver_max_offsets_per_trigger),
             writer,
             name="silver-trades",
             checkpoint=f"{settings.checkpoints}/silver_trades",

@@ -23,7 +23,8 @@ def stream_settings(settings: Settings) -> Iterator[Settings]:
         update={
             "pg_silver_table": f"silver.trades_t{suffix}",
             "pg_prices_view": f"public.crypto_prices_t{suffix}",
-            "stream_max_offsets_per_trigger": 40,
+            "bronze_max_offsets_per_trigger": 40,
+            "silver_max_offsets_per_trigger": 40,
         }
     )
     yield configured

@@ -160,7 +160,7 @@ def test_postgres_down_fails_the_batch_and_a_restart_retries_it(
     sent += produce(settings.kafka_bootstrap, topic, trades(120, 15))
     with pytest.raises(StreamFailedError, match="PostgreSQL"):
         run_stream(
-            read_topic(spark, settings, topic),
+            read_topic(spark, settings, topic, settings.silver_max_offsets_per_trigger),
             writer,
             name="silver-trades",
             checkpoint=f"{settings.checkpoints}/silver_trades",
