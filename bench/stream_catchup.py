@@ -5,7 +5,7 @@ by the wall time of each job's run (query start to exit; the JVM start is report
 long-running job pays it once). Everything runs against the real local Kafka, Delta folder and
 PostgreSQL, in a private topic, lake folder and mirror table that are removed afterwards.
 
-    uv run python -m bench.stream_catchup [--trades N] [--max-offsets-per-trigger M]
+    uv run python -m bench.stream_catchup [--trades N] [--bronze-max-offsets M] [--silver-max-offsets M]
 """
 
 from __future__ import annotations
@@ -135,6 +135,13 @@ class BenchEnv:
         shutil.rmtree(self.lake_dir, ignore_errors=True)
 
 
+def class_archive_in_use() -> bool:
+    from lakehouse.local.jars import spark_jars
+    from lakehouse.spark import class_archive
+
+    return bool(class_archive.java_options(spark_jars()))
+
+
 def delta_rows(uri: str) -> int:
     from deltalake import DeltaTable
 
@@ -144,7 +151,9 @@ def delta_rows(uri: str) -> int:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trades", type=int, default=1_000_000)
-    parser.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
+    # Bronze: the job's default cap. Silver: twice its default, which the 3g driver below affords.
+    parser.add_argument("--bronze-max-offsets", type=int, default=1_000_000)
+    parser.add_argument("--silver-max-offsets", type=int, default=500_000)
     parser.add_argument("--driver-memory", default="3g")
     parser.add_argument("--shuffle-partitions", type=int, default=4)
     args = parser.parse_args(argv or [])
@@ -155,7 +164,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     bench = BenchEnv.create(
         "catchup",
-        stream_max_offsets_per_trigger=args.max_offsets_per_trigger,
+        bronze_max_offsets_per_trigger=args.bronze_max_offsets,
+        silver_max_offsets_per_trigger=args.silver_max_offsets,
         spark_driver_memory=args.driver_memory,
         spark_shuffle_partitions=args.shuffle_partitions,
     )
@@ -194,7 +204,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rows_in_postgres": mirror_rows,
         # Every layer must hold each trade exactly once: any missing or extra row counts here.
         "row_count_errors": sum(abs(rows - args.trades) for rows in (bronze_rows, silver_rows, mirror_rows)),
-        "max_offsets_per_trigger": args.max_offsets_per_trigger,
+        "bronze_max_offsets_per_trigger": args.bronze_max_offsets,
+        "silver_max_offsets_per_trigger": args.silver_max_offsets,
+        "class_archive": class_archive_in_use(),
         "shuffle_partitions": args.shuffle_partitions,
         "driver_memory": args.driver_memory,
         "load_average_1m_before": round(load_before[0], 2),

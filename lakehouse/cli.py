@@ -128,8 +128,9 @@ def demo(
 
 @app.command("jars")
 def jars() -> None:
-    """Resolve the pinned JVM jars into .lakehouse/jars (offline after the first run)."""
+    """Resolve the pinned JVM jars into .lakehouse/jars (offline after the first run), then the Spark class archive."""
     from lakehouse.local.jars import ensure_jars, spark_jars
+    from lakehouse.spark.class_archive import ensure_archive
 
     try:
         folder = ensure_jars()
@@ -137,6 +138,8 @@ def jars() -> None:
         _fail(error)
         return
     console.print(f"jars ready in {folder} ({len(spark_jars())} added to Spark)")
+    archive = ensure_archive()
+    console.print(f"Spark class archive: {archive.name if archive else 'none (jobs start without it)'}")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def _dict_field(name: str) -> Any:
 
 
 TradeInDict: Any = TypedDict("TradeInDict", {name: _dict_field(name) for name in CLIENT_FIELDS})  # type: ignore[misc]
-TradeInDict.__pydantic_config__ = ConfigDict(extra="forbid")
+TradeInDict.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 _single_adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(TradeInDict)
 
 

@@ -142,6 +142,10 @@ class LocalPostgres:
                 "-c shared_buffers=256MB",
                 "-c max_connections=200",
                 "-c synchronous_commit=on",
+                # Catch-up batches COPY hundreds of MB: WAL buffers the backends do not queue on, and
+                # checkpoints spaced by time rather than forced every GB of WAL mid-batch.
+                "-c wal_buffers=64MB",
+                "-c max_wal_size=4GB",
             ]
         )
         # The server writes to its own log; we hand it a file it can write as the postgres user.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -85,6 +86,17 @@ class ChampionScorer:
         self._checked_at = float("-inf")
         self._last_problem: str | None = None
         self._loader: Callable[[str], Any] = self._load_model
+        self._first_refresh: threading.Thread | None = None
+
+    def refresh_in_background(self) -> None:
+        """Start the first refresh (MLflow's import and store, the model load: seconds) beside the stream.
+
+        The job's first batch validates and deduplicates meanwhile; scoring it waits for this refresh.
+        """
+        self._first_refresh = threading.Thread(
+            target=self.refresh, kwargs={"force": True}, name="champion-first-refresh", daemon=True
+        )
+        self._first_refresh.start()
 
     @staticmethod
     def _load_model(uri: str) -> PipelineModel:
@@ -129,6 +141,9 @@ class ChampionScorer:
         self._note(None)
 
     def __call__(self, rows: DataFrame) -> DataFrame:
+        if self._first_refresh is not None:
+            self._first_refresh.join()
+            self._first_refresh = None
         self.refresh()
         if self.model is None:
             return rows.withColumn("predicted_price", F.lit(None).cast("double")).withColumn(
@@ -146,5 +161,5 @@ class ChampionScorer:
 def champion_scorer(spark: SparkSession, settings: Settings) -> ChampionScorer:
     """The silver job's scorer factory (LAKEHOUSE_SILVER_SCORER=lakehouse.ml.scoring:champion_scorer)."""
     scorer = ChampionScorer(spark, settings)
-    scorer.refresh(force=True)
+    scorer.refresh_in_background()
     return scorer

@@ -155,7 +155,9 @@ def _train() -> None:
         spark.readStream.format("kafka").option("kafka.bootstrap.servers", "127.0.0.1:9").option(
             "subscribe", "t"
         ).load().select("value")
-        process, jvm = SparkContext._gateway.proc, SparkContext._jvm  # type: ignore[union-attr]
+        gateway, jvm = SparkContext._gateway, SparkContext._jvm
+        assert gateway is not None and jvm is not None, "a running SparkContext has a gateway"
+        process = gateway.proc
         spark.stop()
         with contextlib.suppress(Exception):  # the gateway goes away with the JVM, as intended
             jvm.System.exit(0)

@@ -24,6 +24,11 @@ def read_topic(spark: SparkSession, settings: Settings, topic: str | None, max_o
         .option("subscribe", topic or settings.kafka_topic)
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "true")
+        # Catch-up reads whole backlogs: the consumer defaults (1 MiB per partition fetch, 500 records per
+        # poll) turn 1M records into thousands of round trips; fewer, larger fetches read them ~1.5x faster.
+        .option("kafka.max.partition.fetch.bytes", str(8 << 20))
+        .option("kafka.fetch.max.bytes", str(64 << 20))
+        .option("kafka.max.poll.records", "20000")
         .option("maxOffsetsPerTrigger", str(max_offsets))
         # Split the topic's partitions into as many tasks as the shuffle width (4 by default): with 3
         # Kafka partitions on 2 cores, one core would otherwise idle through a third of every stage.

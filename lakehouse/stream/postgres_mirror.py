@@ -1,10 +1,14 @@
-"""The PostgreSQL mirror of silver: one bulk COPY per batch, straight in when every trade is new, else
-into a staging table and one upsert on the trade identity.
+"""The PostgreSQL mirror of silver: bulk COPY per batch, straight in when every trade is new, else into
+a staging table and one upsert on the trade identity.
 
-Each batch is one transaction: PostgreSQL holds all of a batch or none of it. Every row records the
-streaming query and batch that wrote it, which makes the mirror silver's re-send index too (its primary
-key answers "do we hold this trade?" without reading Delta). Per staged row, against the mirrored row of
-the same identity:
+A large batch is cut into slices that are copied over parallel connections (`PARALLEL_SLICES`), each in
+one transaction: parsing numerics and timestamps and maintaining the indexes is PostgreSQL's CPU work,
+and one backend uses one core while the other waits. A batch that fails part-way may leave some slices
+committed; that is safe because every row records the streaming query and batch that wrote it: the
+replayed batch finds those rows as its own and rewrites them, and Delta's idempotent commit comes only
+after every slice succeeded. The same stamp makes the mirror silver's re-send index (its primary key
+answers "do we hold this trade?" without reading Delta). Per staged row, against the mirrored row of the
+same identity:
   - another trade_time: a conflicting duplicate; taken out and returned, to be quarantined;
   - same trade_time, written by another batch of this query: an exact re-send of a trade that batch
     already committed to Delta (batches of one query run in order); taken out and returned as a re-send;
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +41,9 @@ STAGE = "_silver_stage"
 COPY_CHUNK_BYTES = 1 << 20
 # One process at a time creates the table and view (CREATE ... IF NOT EXISTS races on the catalog).
 DDL_LOCK_KEY = 0x5117E7
+# Parallel COPY pays off for catch-up batches; a live batch of a few thousand rows stays one statement.
+PARALLEL_SLICES = 2
+MIN_SLICE_ROWS = 50_000
 
 
 Identity = tuple[str, str, str]
@@ -61,6 +69,21 @@ class UpsertOutcome:
     resends: list[Identity] = field(default_factory=list)
     unknown: list[Identity] = field(default_factory=list)
 
+    @classmethod
+    def merge(cls, outcomes: list[UpsertOutcome]) -> UpsertOutcome:
+        return cls(
+            [identity for outcome in outcomes for identity in outcome.conflicts],
+            [identity for outcome in outcomes for identity in outcome.resends],
+            [identity for outcome in outcomes for identity in outcome.unknown],
+        )
+
+
+def slice_bounds(rows: int, slices: int = PARALLEL_SLICES, min_rows: int = MIN_SLICE_ROWS) -> list[tuple[int, int]]:
+    """(offset, length) of each slice: as many as `slices`, none shorter than `min_rows` (pure)."""
+    count = max(1, min(slices, rows // min_rows))
+    size = -(-rows // count)
+    return [(start, min(size, rows - start)) for start in range(0, rows, size)] or [(0, 0)]
+
 
 def _qualified(name: str) -> sql.Identifier:
     schema, _, table = name.partition(".")
@@ -74,21 +97,28 @@ class PostgresMirror:
         self.dsn = dsn
         self.table = table
         self.view = view
-        self._conn: psycopg.Connection | None = None
+        # One connection per parallel slice, opened on first use and kept between batches.
+        self._conns: dict[int, psycopg.Connection] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
+    def _connection(self, slot: int = 0) -> psycopg.Connection:
+        conn = self._conns.get(slot)
+        if conn is None or conn.closed or conn.broken:
             try:
                 # UTC session: the staged CSV carries UTC wall-clock times (see _csv_bytes).
-                self._conn = psycopg.connect(self.dsn, connect_timeout=10, autocommit=True, options="-c TimeZone=UTC")
+                conn = psycopg.connect(self.dsn, connect_timeout=10, autocommit=True, options="-c TimeZone=UTC")
             except psycopg.OperationalError as error:
                 raise MirrorError(f"cannot connect to PostgreSQL ({self.table} mirror): {error}") from error
-        return self._conn
+            self._conns[slot] = conn
+        return conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def ensure_schema(self) -> None:
         """Create the table, its index and the view when missing (owned by the connecting writer role)."""
@@ -110,9 +140,27 @@ class PostgresMirror:
         log.info("PostgreSQL mirror ready: %s, view %s", self.table, self.view)
 
     def upsert(self, rows: pa.Table, marker: StreamMarker) -> UpsertOutcome:
-        """Mirror `rows` for the batch `marker` in one transaction; say which identities were not new."""
+        """Mirror `rows` for the batch `marker`, one transaction per slice; say which identities were not new.
+
+        Raises MirrorError when any slice fails (the caller then fails the batch, to be replayed whole).
+        """
         if rows.num_rows == 0:
             return UpsertOutcome()
+        bounds = slice_bounds(rows.num_rows)
+        if len(bounds) == 1:
+            return self._upsert_slice(0, rows, marker)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PARALLEL_SLICES, thread_name_prefix="pg-mirror")
+        # pyarrow's CSV writer and libpq release the GIL, so the slices really run side by side.
+        futures = [
+            self._pool.submit(self._upsert_slice, slot, rows.slice(start, length), marker)
+            for slot, (start, length) in enumerate(bounds)
+        ]
+        wait(futures)  # every slice has finished before a failure is raised, so none outlives the batch
+        return UpsertOutcome.merge([future.result() for future in futures])
+
+    def _upsert_slice(self, slot: int, rows: pa.Table, marker: StreamMarker) -> UpsertOutcome:
+        """One slice of a batch in one transaction on connection `slot`."""
         rows = rows.append_column("stream_query_id", _constant(marker.query_id, rows.num_rows, "string"))
         rows = rows.append_column("stream_batch_id", _constant(marker.batch_id, rows.num_rows, "int64"))
         columns = rows.column_names
@@ -124,7 +172,7 @@ class PostgresMirror:
         names = {"target": _qualified(self.table), "stage": sql.Identifier(STAGE), "columns": column_list}
         same_identity = "t.source = s.source AND t.symbol = s.symbol AND t.trade_id = s.trade_id"
         params = {"query_id": marker.query_id, "batch_id": marker.batch_id}
-        conn = self._connection()
+        conn = self._connection(slot)
         try:
             with conn.transaction(), conn.cursor() as cursor:
                 # Fast path: COPY straight into the table. It fails on the primary key as soon as one
