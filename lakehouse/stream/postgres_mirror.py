@@ -78,8 +78,10 @@ class UpsertOutcome:
         )
 
 
-def slice_bounds(rows: int, slices: int = PARALLEL_SLICES, min_rows: int = MIN_SLICE_ROWS) -> list[tuple[int, int]]:
+def slice_bounds(rows: int, slices: int | None = None, min_rows: int | None = None) -> list[tuple[int, int]]:
     """(offset, length) of each slice: as many as `slices`, none shorter than `min_rows` (pure)."""
+    slices = PARALLEL_SLICES if slices is None else slices
+    min_rows = MIN_SLICE_ROWS if min_rows is None else min_rows
     count = max(1, min(slices, rows // min_rows))
     size = -(-rows // count)
     return [(start, min(size, rows - start)) for start in range(0, rows, size)] or [(0, 0)]

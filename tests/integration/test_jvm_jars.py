@@ -38,3 +38,14 @@ def test_no_jar_shadows_one_that_pyspark_ships() -> None:
     shipped = {re.sub(r"-\d[\w.+-]*\.jar$", "", j.name) for j in PYSPARK_JARS.glob("*.jar")}
     for jar in spark_jars():
         assert re.sub(r"-\d[\w.+-]*\.jar$", "", jar.name) not in shipped, jar.name
+
+
+def test_setup_built_the_class_archive_and_spark_maps_it(spark) -> None:
+    from lakehouse.spark import class_archive
+
+    archive = class_archive.ensure_archive()  # built by `lakehouse jars` in setup: a lookup here
+    assert archive is not None and archive.stat().st_size > 10 << 20
+    arguments = list(
+        spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+    )
+    assert f"-XX:SharedArchiveFile={archive}" in arguments
