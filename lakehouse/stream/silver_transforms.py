@@ -26,6 +26,7 @@ from lakehouse.schema.trade import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame
 
 DECIMAL_TYPE = "decimal(38,18)"  # 20 integer + 18 fraction digits: exactly what DECIMAL_PATTERN admits
@@ -252,6 +253,24 @@ def validate(raw: DataFrame, now_ms: int) -> DataFrame:
 
 def _identity_columns() -> list[Column]:
     return [F.col(f"_t.{name}").alias(name) for name in IDENTITY]
+
+
+def identity_hash() -> Column:
+    """A 64-bit hash of a valid row's identity (null for invalid rows): a narrow key for finding repeats."""
+    return F.when(F.col("reason").isNull(), F.xxhash64(*[F.col(f"_t.{name}") for name in IDENTITY]))
+
+
+def repeated_hashes(hashes: pa.Array | pa.ChunkedArray) -> list[int]:
+    """Hash values that occur more than once (pure; nulls ignored). Usually none.
+
+    Equal hashes are candidates, not verdicts: the caller confirms them on the identities themselves,
+    so a (vanishingly rare) collision costs a lookup, never a wrong deduplication.
+    """
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(hashes.drop_null())
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    return [int(value) for value in repeated.field("values").to_pylist()]
 
 
 def repeated_identities(valid: DataFrame) -> DataFrame:

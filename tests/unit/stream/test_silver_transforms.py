@@ -187,3 +187,15 @@ def test_exact_resends_match_identity_and_trade_time(kafka_frame) -> None:
     found = {(r.symbol, r.trade_id) for r in st.exact_resends(candidates, known).collect()}
     # 1 is a re-send; 2 moved in time (a conflict for the mirror to catch); 3 is another symbol.
     assert found == {("BTCUSDT", "1000001")}
+
+
+def test_repeated_hashes_are_the_only_duplicate_candidates(kafka_frame) -> None:
+    import pyarrow as pa
+
+    values = [trade_dict(1), trade_dict(2), trade_dict(1), "not json", trade_dict(3, source="api:acme"), trade_dict(3)]
+    checked = st.validate(kafka_frame(values), NOW_MS)
+    hashes = checked.select(st.identity_hash().alias("h")).toArrow().column(0)
+    assert hashes.null_count == 1  # the invalid row has no identity
+    (repeated,) = st.repeated_hashes(hashes)  # trade 1 twice; trade 3 of two sources is two identities
+    assert repeated == hashes[0].as_py() == hashes[2].as_py()
+    assert st.repeated_hashes(pa.chunked_array([pa.array([5, None, None, 7], pa.int64())])) == []
