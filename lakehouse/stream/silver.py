@@ -159,11 +159,13 @@ class SilverWriter:
         `repeat_hashes` are the identity hashes seen more than once; only their rows are grouped by identity.
         """
         valid = checked.where(F.col("reason").isNull())
-        repeated = (
-            st.repeated_identities(valid.where(st.identity_hash().isin(repeat_hashes))).collect()
-            if repeat_hashes
-            else []
-        )
+        if not repeat_hashes:
+            repeated = []
+        elif len(repeat_hashes) <= SUSPECT_HASHES_INLINE:
+            repeated = st.repeated_identities(valid.where(st.identity_hash().isin(repeat_hashes))).collect()
+        else:
+            # A storm of re-sends: thousands of literals would cost more to plan than grouping the batch.
+            repeated = st.repeated_identities(valid).collect()
         if repeated:
             identities = spark.createDataFrame([tuple(r)[:3] for r in repeated], IDENTITY_DDL)
             ranked = st.rank_duplicates(valid, F.broadcast(identities))
@@ -242,6 +244,8 @@ class SilverWriter:
 
 
 IDENTITY_DDL = ", ".join(f"{name} string" for name in st.IDENTITY)
+# Up to this many repeated identity hashes are filtered by value; more are grouped by identity directly.
+SUSPECT_HASHES_INLINE = 1_000
 
 
 @dataclass(frozen=True)
