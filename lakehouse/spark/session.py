@@ -37,6 +37,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         # Delta: stats and checkpoints kept cheap on a 2-core machine.
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        # The per-commit checksum file (.crc) is an optional reader shortcut; writing it costs every
+        # streaming commit a table-state summary (silver's 2,000 trades/s freshness p95: 4.5 s -> 3.7 s).
+        "spark.databricks.delta.writeChecksumFile.enabled": "false",
         "spark.sql.adaptive.enabled": "true",
         "spark.driver.extraJavaOptions": "-XX:+UseG1GC -Dio.netty.tryReflectionSetAccessible=true",
         # The Python workers must run the same interpreter as the driver (the project's virtualenv).
