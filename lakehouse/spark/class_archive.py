@@ -1,7 +1,7 @@
 """A class-data-sharing (AppCDS) archive of the classes a Spark job loads, so every JVM starts warm.
 
-A Spark driver with Delta and Kafka loads and verifies about 30,000 classes before its first batch is
-done: on 2 cores that is seconds of every job start and of every first micro-batch. `lakehouse jars`
+A Spark driver with Delta and Kafka loads and verifies tens of thousands of classes before its first
+batch is done: on 2 cores that is seconds of every job start and of every first micro-batch. `lakehouse jars`
 runs a small training job once with `-XX:ArchiveClassesAtExit`, which makes the JVM write the classes
 it loaded, already parsed and verified, to `.lakehouse/jars/spark-classes-<fingerprint>.jsa`. Later
 sessions map that file (`-XX:SharedArchiveFile`) instead of loading those classes again.
@@ -90,18 +90,22 @@ def ensure_archive(timeout_s: float = 600) -> Path | None:
     # Written under a temporary name: a job starting meanwhile never maps a half-written archive.
     partial = path.with_suffix(f".{os.getpid()}.partial")
     environment = {**os.environ, "LAKEHOUSE_SPARK_CLASS_ARCHIVE_DUMP": str(partial)}
-    result = subprocess.run(
-        [sys.executable, "-m", "lakehouse.spark.class_archive"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    if result.returncode != 0 or not partial.exists():
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "lakehouse.spark.class_archive"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        problem = None if result.returncode == 0 else f"exit {result.returncode}: {result.stderr[-2000:]}"
+    except (OSError, subprocess.TimeoutExpired) as error:
+        problem = str(error)
+    if problem is not None or not partial.exists():
         partial.unlink(missing_ok=True)
         # Only start-up time is lost without the archive, so this is a warning, not a failure.
-        log.warning("no Spark class archive (training job exit %d): %s", result.returncode, result.stderr[-2000:])
+        log.warning("no Spark class archive (the training job failed): %s", problem or "it wrote no archive")
         return None
     partial.replace(path)
     log.info("Spark class archive ready in %.0fs (%d MiB)", time.monotonic() - started, path.stat().st_size >> 20)

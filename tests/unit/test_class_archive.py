@@ -51,3 +51,23 @@ def test_the_training_job_dumps_where_it_is_told(monkeypatch: pytest.MonkeyPatch
     assert class_archive.dump_options() == []
     monkeypatch.setenv("LAKEHOUSE_SPARK_CLASS_ARCHIVE_DUMP", str(tmp_path / "x.partial"))
     assert class_archive.dump_options()[0] == f"-XX:ArchiveClassesAtExit={tmp_path / 'x.partial'}"
+
+
+@pytest.mark.parametrize("failure", ["timeout", "exit"])
+def test_a_failed_training_job_leaves_no_archive_and_no_error(
+    monkeypatch: pytest.MonkeyPatch, failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import subprocess
+
+    from lakehouse.local import jars
+
+    def training_job(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        if failure == "timeout":
+            raise subprocess.TimeoutExpired(command, 600)
+        return subprocess.CompletedProcess(command, 1, "", "java.lang.OutOfMemoryError")
+
+    monkeypatch.setattr(jars, "spark_jars", lambda: JARS)
+    monkeypatch.setattr(class_archive.subprocess, "run", training_job)
+    assert class_archive.ensure_archive() is None  # set-up goes on: only start-up time is lost
+    assert class_archive.java_options(JARS) == []
+    assert "no Spark class archive" in caplog.text
