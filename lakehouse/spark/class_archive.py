@@ -119,12 +119,14 @@ def dump_options() -> list[str]:
 
 
 def _train() -> None:
-    """Load what the streaming jobs load: Delta create/append/history/read, JSON and variant parsing,
-    decimals, windows, joins, Arrow collection and the Kafka source. Then exit the JVM, which writes
+    """Load what the streaming jobs load: Delta create/append/history/read, canonical records (the
+    fast path) and a malformed one (the variant path), decimals, windows, joins, Arrow collection and
+    the Kafka source. Then exit the JVM, which writes
     the archive, and wait for it."""
     from pyspark import SparkContext
     from pyspark.sql import functions as F
 
+    from lakehouse.schema.trade import SCHEMA_VERSION, TradeRecord
     from lakehouse.settings import load_settings
     from lakehouse.spark.session import build_spark
     from lakehouse.stream import silver_transforms as st
@@ -136,11 +138,16 @@ def _train() -> None:
         spark = build_spark(settings, app_name="class-archive")
         uri = f"{settings.lake_uri}/bronze"
         ensure_table(spark, uri, BRONZE_SCHEMA, partition_by=("ingest_date",), stats_columns=("offset",))
-        value = '{"source":"binance","symbol":"BTCUSDT","trade_id":"%d","price":"1.5","quantity":"2",' \
-            '"side":"buy","trade_time":%d,"ingest_time":%d,"schema_version":1}'  # fmt: skip
         now = int(time.time() * 1000)
+        trades = [
+            TradeRecord(
+                source="binance", symbol="BTCUSDT", trade_id=str(n), price="1.5", quantity="2", side="buy",
+                trade_time=now, ingest_time=now, schema_version=SCHEMA_VERSION,
+            )
+            for n in range(100)
+        ]  # fmt: skip
         kafka_shape = "key binary, value binary, topic string, partition int, offset long, timestampType int"
-        rows = [(b"BTCUSDT", (value % (n, now, now)).encode(), "t", 0, n, 0) for n in range(100)]
+        rows = [(trade.kafka_key(), trade.to_json_bytes(), "t", 0, n, 0) for n, trade in enumerate(trades)]
         records = spark.createDataFrame([*rows, (None, b"{not json", "t", 0, 100, 0)], kafka_shape).withColumn(
             "timestamp", F.current_timestamp()
         )
@@ -148,6 +155,7 @@ def _train() -> None:
         latest_commit(spark, uri)
         spark.read.format("delta").load(uri).count()
         checked = st.validate(records, now).cache()
+        st.repeated_hashes(checked.select(st.identity_hash()).toArrow().column(0))
         valid = checked.where(F.col("reason").isNull())
         ranked = st.rank_duplicates(valid, F.broadcast(st.repeated_identities(valid.union(valid))))
         silver = st.to_silver(ranked.where(F.col("dup_rank") == 1), now)
