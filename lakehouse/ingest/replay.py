@@ -1,7 +1,7 @@
 """Read recorded Binance messages: JSON lines, raw or combined-stream, plain or gzip.
 
 A line is either the message itself (`{...}`) or a receive timestamp, whitespace / a tab / a comma, then
-the message (`1732800000123 {...}`; epoch ms, epoch seconds with a fraction, or ISO 8601). Replays are
+the message (`1732800000123 {...}`; epoch s, ms, µs or ns, epoch seconds with a fraction, or ISO 8601). Replays are
 paced by that receive time when present, else by the message's event time (`E`, then `T`).
 """
 
@@ -32,12 +32,29 @@ def _open(path: Path) -> IO[str]:
     return open(path, encoding="utf-8", errors="replace")
 
 
+# Integer epoch stamps are told apart by magnitude: any date from 1973 to 5138 has exactly one reading
+# among seconds (< 1e11), milliseconds (< 1e14), microseconds (< 1e17) and nanoseconds.
+_SECONDS_BELOW = 100_000_000_000
+_MILLIS_BELOW = 100_000_000_000_000
+_MICROS_BELOW = 100_000_000_000_000_000
+
+
+def integer_stamp_ms(value: int) -> int:
+    """An integer epoch stamp in s, ms, µs or ns (recorders use all four) as epoch ms."""
+    if value < _SECONDS_BELOW:
+        return value * 1000
+    if value < _MILLIS_BELOW:
+        return value
+    if value < _MICROS_BELOW:
+        return value // 1000
+    return value // 1_000_000
+
+
 def parse_stamp(text: str) -> int | None:
-    """A receive timestamp as epoch ms: digits (ms, or s when < 1e11), a decimal (s), or ISO 8601."""
+    """A receive timestamp as epoch ms: digits (s, ms, µs or ns by magnitude), a decimal (s), or ISO 8601."""
     try:
         if text.isdigit():
-            value = int(text)
-            return value if value >= 100_000_000_000 else value * 1000
+            return integer_stamp_ms(int(text))
         return int(float(text) * 1000)
     except ValueError:
         pass
