@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     api_rate_limit_per_s: PositiveInt = 200
     binance_ws_url: str = "wss://stream.binance.com:9443"
     binance_rest_url: str = "https://api.binance.com"
+    producer_fallback: Literal["none", "standin"] = Field(
+        "none",
+        description="producer.py's --fallback default: `standin` serves the local exchange stand-in "
+        "when Binance is unreachable",
+    )
+    standin_recording: Path | None = Field(
+        None, description="a recording the fallback stand-in replays (real trades) instead of generated ones"
+    )
+    standin_speed: float = Field(1.0, ge=0, description="the stand-in's replay speed, x real time (0: full speed)")
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: DEFAULT_SYMBOLS.split(","))
     api_workers: PositiveInt = Field(2, description="uvicorn worker processes of the ingestion API")
     api_kafka_timeout_ms: PositiveInt = Field(
@@ -158,6 +167,12 @@ class Settings(BaseSettings):
                 )
             keys[client] = digest.lower()
         return keys
+
+    @field_validator("standin_recording", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        # Compose passes an unset optional variable as "" (`${VAR:-}`).
+        return None if value == "" else value
 
     @field_validator("symbols", mode="before")
     @classmethod

@@ -31,6 +31,8 @@ class ProducerOptions:
     symbols: list[str] | None = None
     fallback: Literal["none", "standin"] = "none"
     standin_rate: float = 50.0
+    standin_recording: Path | None = None
+    standin_speed: float = 1.0
     metrics_port: int | None = None
     flush_timeout_s: float = 30.0
     max_connection_age_s: float = MAX_CONNECTION_AGE_S
@@ -45,12 +47,21 @@ async def _live_endpoints(
     failure = await can_connect(stream_url(settings.binance_ws_url, symbols), timeout_s=10)
     if failure is None:
         return settings.binance_ws_url, settings.binance_rest_url, None
-    log.warning(
-        "Binance at %s is unreachable (%s). FALLING BACK to the local exchange stand-in: the trades that follow "
-        "are GENERATED (synthetic prices, %.0f trades/s), not real market data.",
-        settings.binance_ws_url, failure, options.standin_rate,
-    )  # fmt: skip
-    standin = ExchangeStandIn(symbols, rate_per_s=options.standin_rate)
+    if options.standin_recording is not None:
+        log.warning(
+            "Binance at %s is unreachable (%s). FALLING BACK to the local exchange stand-in, replaying the "
+            "recording %s at %gx: real trades of the past, not live ones.",
+            settings.binance_ws_url, failure, options.standin_recording, options.standin_speed,
+        )  # fmt: skip
+    else:
+        log.warning(
+            "Binance at %s is unreachable (%s). FALLING BACK to the local exchange stand-in: the trades that "
+            "follow are GENERATED (synthetic prices, %.0f trades/s), not real market data.",
+            settings.binance_ws_url, failure, options.standin_rate,
+        )  # fmt: skip
+    standin = ExchangeStandIn(
+        symbols, rate_per_s=options.standin_rate, recording=options.standin_recording, speed=options.standin_speed
+    )
     await asyncio.to_thread(standin.start)
     return standin.ws_url, standin.rest_url, standin
 
@@ -133,7 +144,8 @@ def _speed_text(speed: float) -> str:
     return "full speed" if speed == 0 else f"{speed:g}x real time"
 
 
-def parse_args(argv: list[str] | None = None) -> ProducerOptions:
+def parse_args(argv: list[str] | None = None, settings: Settings | None = None) -> ProducerOptions:
+    """The options of argv; what it leaves out comes from settings (LAKEHOUSE_*), when given."""
     parser = argparse.ArgumentParser(
         prog="producer.py",
         description="Binance trades (live combined stream, or a recording) into Kafka raw-trades.",
@@ -145,10 +157,18 @@ def parse_args(argv: list[str] | None = None) -> ProducerOptions:
     parser.add_argument(
         "--fallback",
         choices=["none", "standin"],
-        default="none",
-        help="live only: when Binance cannot be reached, start the local stand-in with GENERATED trades",
+        help="live only: when Binance cannot be reached, start the local stand-in with GENERATED trades "
+        "(default LAKEHOUSE_PRODUCER_FALLBACK, else none)",
     )
     parser.add_argument("--standin-rate", type=float, default=50.0, help="trades/s the fallback stand-in makes")
+    parser.add_argument(
+        "--standin-recording",
+        type=Path,
+        help="the fallback stand-in replays this recording (real trades) instead (default LAKEHOUSE_STANDIN_RECORDING)",
+    )
+    parser.add_argument(
+        "--standin-speed", type=float, help="replay speed of --standin-recording (default LAKEHOUSE_STANDIN_SPEED)"
+    )
     parser.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics here (default LAKEHOUSE_METRICS_PORT)"
     )
@@ -163,14 +183,18 @@ def parse_args(argv: list[str] | None = None) -> ProducerOptions:
         file=args.file,
         speed=args.speed,
         symbols=symbols,
-        fallback=args.fallback,
+        fallback=args.fallback or (settings.producer_fallback if settings else "none"),
         standin_rate=args.standin_rate,
+        standin_recording=args.standin_recording or (settings.standin_recording if settings else None),
+        standin_speed=args.standin_speed
+        if args.standin_speed is not None
+        else (settings.standin_speed if settings else 1.0),
         metrics_port=args.metrics_port,
     )
 
 
 def main(settings: Settings, argv: list[str] | None = None) -> int:
-    options = parse_args(argv)
+    options = parse_args(argv, settings)
     if options.metrics_port is None:
         options.metrics_port = settings.metrics_port
 

@@ -98,3 +98,18 @@ def test_a_rest_trade_maps_to_the_same_record_as_the_stream_trade() -> None:
     from_stream = to_trade_record(payload, NOW)
     from_rest = to_trade_record(rest_to_payload("BTCUSDT", rest_trade(payload)), NOW)
     assert from_rest == from_stream
+
+
+def test_fallback_and_recording_come_from_settings_unless_given(tmp_path: Path) -> None:
+    # Compose turns the stand-in on by environment (LAKEHOUSE_PRODUCER_FALLBACK, ..._STANDIN_RECORDING).
+    from lakehouse.ingest.producer_app import parse_args
+    from lakehouse.settings import Settings
+
+    recording = tmp_path / "trades.gz"
+    settings = Settings(producer_fallback="standin", standin_recording=str(recording), standin_speed=2.0)
+    options = parse_args([], settings)
+    assert (options.fallback, options.standin_recording, options.standin_speed) == ("standin", recording, 2.0)
+    given = parse_args(["--fallback", "none", "--standin-recording", "other.gz", "--standin-speed", "0"], settings)
+    assert (given.fallback, given.standin_recording, given.standin_speed) == ("none", Path("other.gz"), 0.0)
+    assert parse_args([]).fallback == "none"
+    assert Settings(standin_recording="").standin_recording is None
