@@ -4,7 +4,8 @@ The tests need programs that no Python or Debian package ships at a usable versi
 server (an S3-compatible store for the s3a lake) and its client `mc` (which runs the compose bucket
 set-up), and docker compose (to check the compose file without a Docker engine). All are Go
 modules, so `go` builds them from source on first use (minutes cold, under a minute with a warm Go
-build cache); later runs find the binary and start at once.
+build cache); later runs find the binary and start at once. The binaries are static (`CGO_ENABLED=0`), so the
+air-gap stand-in images (lakehouse.airgap.standins) can copy minio and mc into any Debian image.
 A throw-away module is used rather than `go install pkg@version`, which refuses modules whose
 go.mod has `exclude` or `replace` directives (docker compose has some).
 """
@@ -58,7 +59,7 @@ def ensure_go_tool(tool: GoTool) -> Path:
         if tool.binary.exists():
             return tool.binary
         with tempfile.TemporaryDirectory(prefix=f"build-{tool.name}-") as workdir:
-            env = {**os.environ, "GOFLAGS": "-buildvcs=false"}
+            env = {**os.environ, "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"}
             steps = [
                 [go, "mod", "init", f"lakehouse.local/build/{tool.name}"],
                 [go, "get", f"{tool.package}@{tool.version}"],

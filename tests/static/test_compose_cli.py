@@ -1,6 +1,6 @@
 """`docker compose config` accepts the file (the real loader, no engine needed).
 
-docker compose is built from its Go module on first use (tests/static/go_tools.py), so this check
+docker compose is built from its Go module on first use (lakehouse/airgap/go_tools.py), so this check
 runs the exact interpolation, merge and validation code `docker compose up` runs.
 """
 
@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.static.compose_model import COMPOSE_FILE, REPO
-from tests.static.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
+from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
 
 pytestmark = pytest.mark.integration
 

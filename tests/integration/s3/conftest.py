@@ -1,7 +1,7 @@
 """A real S3-compatible server for the s3a lake, and a Spark standalone cluster shaped like compose's.
 
 MinIO is built from its Go module on first use and cached under `.lakehouse/tools/`
-(tests/static/go_tools.py), so only the first run on a machine pays the build (about 5 minutes
+(lakehouse/airgap/go_tools.py), so only the first run on a machine pays the build (about 5 minutes
 cold). Tests skip, saying why, only when it cannot be built.
 """
 
@@ -25,7 +25,7 @@ import pytest
 
 from lakehouse.local.processes import free_port, stop_process, wait_until
 from tests.static.compose_model import REPO
-from tests.static.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
+from lakehouse.airgap.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
 
 
 @dataclass(frozen=True)

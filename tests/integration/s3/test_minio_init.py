@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from tests.integration.s3.conftest import S3Server
 from tests.static.compose_model import REPO
-from tests.static.go_tools import MINIO_CLIENT, GoToolUnavailable, ensure_go_tool
+from lakehouse.airgap.go_tools import MINIO_CLIENT, GoToolUnavailable, ensure_go_tool
 
 pytestmark = pytest.mark.integration
 
