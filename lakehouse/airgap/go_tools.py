@@ -25,7 +25,7 @@ from lakehouse.paths import state_dir
 BUILD_TIMEOUT_S = 1800
 
 
-class GoToolUnavailable(RuntimeError):
+class GoToolUnavailable(RuntimeError):  # noqa: N818  (the name the tests import)
     """The tool cannot be built on this machine (no Go toolchain, or the build failed); says why."""
 
 

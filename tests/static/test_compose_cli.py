@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.static.compose_model import COMPOSE_FILE, REPO
 from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
+from tests.static.compose_model import COMPOSE_FILE, REPO
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.airgap.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
 from lakehouse.local.processes import free_port, stop_process, wait_until
 from tests.static.compose_model import REPO
-from lakehouse.airgap.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
 
 
 @dataclass(frozen=True)

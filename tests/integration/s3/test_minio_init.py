@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from lakehouse.airgap.go_tools import MINIO_CLIENT, GoToolUnavailable, ensure_go_tool
 from tests.integration.s3.conftest import S3Server
 from tests.static.compose_model import REPO
-from lakehouse.airgap.go_tools import MINIO_CLIENT, GoToolUnavailable, ensure_go_tool
 
 pytestmark = pytest.mark.integration
 
