@@ -12,9 +12,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     VIRTUAL_ENV=/opt/venv
 RUN python -m venv "${VIRTUAL_ENV}"
 ENV PATH="${VIRTUAL_ENV}/bin:${PATH}"
+# Extra CAs (a TLS-intercepting proxy, a registry mirror) for pip only: ops/docker/ca-certificates/.
+COPY ops/docker/ca-certificates/ /tmp/extra-ca/
 COPY requirements.txt /tmp/requirements.txt
 # Every pin (and every transitive pin) comes from the lock; --no-deps refuses anything unlisted.
-RUN pip install --no-deps --requirement /tmp/requirements.txt
+RUN cat /etc/ssl/certs/ca-certificates.crt /tmp/extra-ca/*.crt > /tmp/ca-bundle.pem 2>/dev/null \
+        || cp /etc/ssl/certs/ca-certificates.crt /tmp/ca-bundle.pem \
+    && PIP_CERT=/tmp/ca-bundle.pem pip install --no-deps --requirement /tmp/requirements.txt \
+    && rm -rf /tmp/extra-ca /tmp/ca-bundle.pem
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV VIRTUAL_ENV=/opt/venv \

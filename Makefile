@@ -24,6 +24,10 @@ test: setup ## Run every test (unit, integration, e2e) against real local servic
 test-unit: setup ## Unit tests only (no services)
 	@$(RUN) pytest -m unit $(PYTEST_ARGS)
 
+.PHONY: test-compose
+test-compose: setup ## Only the compose run: build the images here, start docker-compose.yaml, drive it
+	@$(RUN) pytest -m compose $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: setup ## ruff and mypy
 	@$(RUN) ruff check .

@@ -11,6 +11,12 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)  # scraped in tests/integration/observability
+# The compose run (tests/compose): Debian's Docker engine, and mmdebstrap for base images made from
+# Debian packages (no registry is needed); root only: elsewhere those tests skip. LAKEHOUSE_COMPOSE_TESTS=0 skips both.
+if [ "${LAKEHOUSE_COMPOSE_TESTS:-1}" = "1" ] && [ "$(id -u)" -eq 0 ]; then
+  command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+  command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)
+fi
 if [ "${LAKEHOUSE_BROWSER_TESTS:-1}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fi
