@@ -48,7 +48,7 @@ def ensure_engine(log_dir: Path) -> Engine:
         return Engine(started=None)
     dockerd = shutil.which("dockerd")
     if dockerd is None or shutil.which("docker") is None:
-        raise EngineUnavailable("no Docker here: `docker`/`dockerd` are missing (scripts/bootstrap.sh installs docker.io)")
+        raise EngineUnavailable("no Docker here: `docker` or `dockerd` is missing (bootstrap installs them as root)")
     if os.geteuid() != 0:
         raise EngineUnavailable("no Docker engine answers and starting dockerd needs root")
     log_dir.mkdir(parents=True, exist_ok=True)

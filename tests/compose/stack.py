@@ -121,7 +121,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, interva
             value = probe()
             if value:
                 return value
-        except Exception as error:  # noqa: BLE001 - a probe of a starting service fails in many ways
+        except Exception as error:  # a probe of a starting service fails in many ways
             last_error = error
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what} (last error: {last_error!r})")

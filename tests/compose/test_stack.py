@@ -162,7 +162,7 @@ def test_api_and_producer_trades_reach_bronze_silver_and_postgres(stack: Compose
     rows = stack.exec("postgres", "psql", "-U", "admin", "-d", "market_db", "-c",
                       "SELECT * FROM crypto_prices LIMIT 10;").stdout  # fmt: skip
     assert "(10 rows)" in rows
-    api_rows = stack.psql(f"SELECT trade_id FROM silver.trades WHERE symbol = '{API_SYMBOL}' AND source = 'api:company'")
+    api_rows = stack.psql(f"SELECT trade_id FROM silver.trades WHERE symbol = '{API_SYMBOL}' AND source LIKE 'api:%'")
     assert sorted(row[0] for row in api_rows) == sorted(ids)
     silver = lake_table(stack, "silver/trades").to_pyarrow_table(columns=["symbol", "source"])
     assert set(silver["symbol"].to_pylist()) >= {API_SYMBOL, "BTCUSDT"}
