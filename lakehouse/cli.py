@@ -19,8 +19,10 @@ from lakehouse.settings import SettingsError
 app = typer.Typer(help="Real-time market-data lakehouse: local runtime and tools.", no_args_is_help=True)
 infra_app = typer.Typer(help="The local Kafka broker and PostgreSQL server.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Ingestion API keys.", no_args_is_help=True)
+images_app = typer.Typer(help="Stand-in images for a machine without a container registry.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(images_app, name="images")
 
 console = Console()
 log = logging.getLogger("lakehouse.cli")
@@ -140,6 +142,21 @@ def jars() -> None:
     console.print(f"jars ready in {folder} ({len(spark_jars())} added to Spark)")
     archive = ensure_archive()
     console.print(f"Spark class archive: {archive.name if archive else 'none (jobs start without it)'}")
+
+
+@images_app.command("build")
+def images_build(
+    force: bool = typer.Option(False, "--force", help="Rebuild the base images and build without the layer cache."),
+) -> None:
+    """Build the Debian bases and the stand-ins that docker-compose.airgap.yaml swaps in."""
+    from lakehouse.airgap.bases import BuildError
+    from lakehouse.airgap.go_tools import GoToolUnavailable
+    from lakehouse.airgap.standins import build_all
+
+    try:
+        build_all(force=force, progress=console.print)
+    except (BuildError, GoToolUnavailable) as error:
+        _fail(error)
 
 
 if __name__ == "__main__":
