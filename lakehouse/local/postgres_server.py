@@ -10,11 +10,13 @@ import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.local import processes
 from lakehouse.local.errors import InfraError
+from lakehouse.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,8 @@ DATABASE = "market_db"
 ADMIN_ROLE = "admin"
 WRITER_ROLE = "lakehouse_writer"
 READER_ROLE = "lakehouse_reader"
-SCHEMAS = ("silver", "gold")
+# The one definition of roles, schemas and grants, shared with compose's init script and the tests.
+ROLES_SQL = REPO_ROOT / "ops" / "postgres" / "initdb" / "lakehouse" / "roles.sql"
 
 
 @dataclass(frozen=True)
@@ -179,41 +182,39 @@ class LocalPostgres:
             processes.wait_until(lambda: not processes.pid_alive(pid), 60, "PostgreSQL shutdown")
 
 
-def bootstrap_sql(passwords: PgPasswords) -> list[str]:
-    """Idempotent role, schema and privilege set-up inside market_db (run as the admin role)."""
-    statements = []
-    for role, password, read_only in (
-        (WRITER_ROLE, passwords.writer, False),
-        (READER_ROLE, passwords.reader, True),
-    ):
-        statements.append(
-            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
-            f"CREATE ROLE {role} LOGIN; END IF; END $$"
-        )
-        statements.append(f"ALTER ROLE {role} WITH LOGIN PASSWORD '{password}'")
-        if read_only:
-            statements.append(f"ALTER ROLE {role} SET default_transaction_read_only = on")
-    statements += [
-        f"GRANT CONNECT ON DATABASE {DATABASE} TO {WRITER_ROLE}, {READER_ROLE}",
-        f"GRANT CREATE ON DATABASE {DATABASE} TO {WRITER_ROLE}",
-        f"GRANT USAGE, CREATE ON SCHEMA public TO {WRITER_ROLE}",
-        f"GRANT USAGE ON SCHEMA public TO {READER_ROLE}",
-    ]
-    for schema in SCHEMAS:
-        statements += [
-            f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {WRITER_ROLE}",
-            f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}",
-            f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {READER_ROLE}",
-        ]
-    for schema in (*SCHEMAS, "public"):
-        statements.append(
-            f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} "
-            f"GRANT SELECT ON TABLES TO {READER_ROLE}"
-        )
-    return statements
+def _psql_literal(value: str) -> str:
+    """A value as a single-quoted argument of a psql backslash command (`\\set name 'value'`)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def apply_roles_sql(admin_dsn: str, variables: Mapping[str, str]) -> None:
+    """Run ROLES_SQL with psql as the superuser of `admin_dsn`, in the database that DSN names.
+
+    `variables` become psql variables (`writer_password`, `reader_password`, ...). They, and the
+    admin password, reach psql on stdin and in its environment, never as arguments, so no password
+    shows in the process list.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    bin_dir = find_bin_dir()
+    psql = bin_dir / "psql" if bin_dir is not None and (bin_dir / "psql").exists() else shutil.which("psql")
+    if psql is None:
+        raise InfraError("psql is missing: sudo apt-get install -y postgresql-client")
+    params = conninfo_to_dict(admin_dsn)
+    script = "".join(f"\\set {name} {_psql_literal(value)}\n" for name, value in variables.items())
+    script += f"\\i {_psql_literal(str(ROLES_SQL))}\n"
+    command = [
+        str(psql), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", f"--host={params.get('host', '127.0.0.1')}",
+        f"--port={params.get('port', 5432)}", f"--username={params['user']}", f"--dbname={params['dbname']}",
+    ]  # fmt: skip
+    env = {**os.environ, "PGPASSWORD": str(params.get("password", "")), "PGCONNECT_TIMEOUT": "10"}
+    result = subprocess.run(command, input=script, capture_output=True, text=True, env=env, check=False, timeout=120)
+    if result.returncode != 0:
+        raise InfraError(f"{ROLES_SQL} failed on database {params['dbname']}:\n{result.stderr[-2000:]}")
 
 
 def bootstrap_database(port: int, passwords: PgPasswords) -> None:
+    """Create market_db when missing, then its roles, schemas and privileges (idempotent)."""
     import psycopg
 
     admin_dsn = dsn(ADMIN_ROLE, passwords.admin, port, database="postgres")
@@ -221,9 +222,10 @@ def bootstrap_database(port: int, passwords: PgPasswords) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
         if not exists:
             conn.execute(f"CREATE DATABASE {DATABASE}")
-    with psycopg.connect(dsn(ADMIN_ROLE, passwords.admin, port), autocommit=True) as conn:
-        for statement in bootstrap_sql(passwords):
-            conn.execute(statement)
+    apply_roles_sql(
+        dsn(ADMIN_ROLE, passwords.admin, port),
+        {"writer_password": passwords.writer, "reader_password": passwords.reader},
+    )
 
 
 def server_healthy(port: int, password: str) -> bool:

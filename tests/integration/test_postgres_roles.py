@@ -41,3 +41,15 @@ def test_database_and_schemas_exist_and_passwords_are_not_defaults(infra) -> Non
         assert len(password) >= 24 and password not in {"admin", "postgres", "password"}
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(infra.pg_dsn.replace(infra.pg_dsn.split(":")[2].split("@")[0], "wrong"), connect_timeout=3)
+
+
+def test_writer_stages_rows_in_temp_tables_and_reader_may_not(infra) -> None:
+    # Local start ran ops/postgres/initdb/lakehouse/roles.sql: PUBLIC lost TEMPORARY, the writer has it.
+    with psycopg.connect(infra.pg_dsn) as writer:
+        writer.execute("CREATE TEMP TABLE staged (trade_id text) ON COMMIT DROP")
+        writer.execute("INSERT INTO staged VALUES ('1')")
+        assert writer.execute("SELECT count(*) FROM staged").fetchone() == (1,)
+    with psycopg.connect(infra.pg_readonly_dsn, autocommit=True) as reader:
+        reader.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="temporary tables"):
+            reader.execute("CREATE TEMP TABLE sneaky (id int)")

@@ -3,6 +3,7 @@
 The compose PostgreSQL runs this script once on an empty volume, as the superuser, connected to
 market_db. Here the same script runs with psql against a throw-away server of the Debian packages
 (the image's entrypoint does no more than that), then each role is checked from the outside.
+The script, local mode and the test fixtures all run one file, ops/postgres/initdb/lakehouse/roles.sql.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
-from lakehouse.local.postgres_server import LocalPostgres, find_bin_dir, server_healthy
+from lakehouse.local.postgres_server import ROLES_SQL, LocalPostgres, apply_roles_sql, find_bin_dir, server_healthy
 from lakehouse.local.processes import free_port, wait_until
 from lakehouse.paths import state_dir
 from tests.static.compose_model import REPO
@@ -134,3 +136,68 @@ def test_missing_password_stops_the_script_before_any_sql(server: InitialisedSer
     result = _run_script(env)
     assert result.returncode == 1
     assert "METABASE_DB_PASSWORD is not set" in result.stderr
+
+
+def test_writer_may_create_temp_tables_and_the_reader_may_not(server: InitialisedServer) -> None:
+    # The silver mirror's staged upsert and dbt's incremental models stage rows in temp tables.
+    with psycopg.connect(server.dsn("lakehouse_writer", "market_db")) as writer:
+        writer.execute("CREATE TEMP TABLE staged (id int) ON COMMIT DROP")
+        writer.execute("INSERT INTO staged VALUES (1), (2)")
+        assert writer.execute("SELECT count(*) FROM staged").fetchone() == (2,)
+    with psycopg.connect(server.dsn("lakehouse_reader", "market_db"), autocommit=True) as reader:
+        reader.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="temporary tables"):
+            reader.execute("CREATE TEMP TABLE sneaky (id int)")
+
+
+def test_public_holds_no_privilege_on_market_db(server: InitialisedServer) -> None:
+    with psycopg.connect(server.dsn("admin", "market_db")) as admin:
+        rows = admin.execute(
+            "SELECT privilege_type FROM pg_database, aclexplode(datacl) AS acl "
+            "WHERE datname = 'market_db' AND acl.grantee = 0"  # grantee 0 = PUBLIC
+        ).fetchall()
+        writer_privileges = admin.execute(
+            "SELECT has_database_privilege('lakehouse_writer', 'market_db', 'TEMPORARY'), "
+            "has_database_privilege('lakehouse_reader', 'market_db', 'TEMPORARY')"
+        ).fetchone()
+    assert rows == []
+    assert writer_privileges == (True, False)
+
+
+def test_local_mode_rerunning_the_roles_file_is_idempotent(server: InitialisedServer) -> None:
+    # Local mode runs the same file on every start, here on a database the compose script set up.
+    admin_dsn = server.dsn("admin", "market_db")
+    variables = {
+        "writer_password": server.passwords["lakehouse_writer"],
+        "reader_password": server.passwords["lakehouse_reader"],
+    }
+    apply_roles_sql(admin_dsn, variables)
+    apply_roles_sql(admin_dsn, variables)
+    with psycopg.connect(server.dsn("lakehouse_writer", "market_db")) as writer:
+        writer.execute("CREATE TEMP TABLE staged (id int) ON COMMIT DROP")
+    with psycopg.connect(server.dsn("mlflow", "mlflow")) as conn:  # untouched: no tool password given
+        assert conn.execute("SELECT current_user").fetchone() == ("mlflow",)
+
+
+def test_compose_script_local_mode_and_tests_run_the_same_roles_file(compose_raw: dict[str, Any]) -> None:
+    # Compose: the script runs lakehouse/roles.sql beside itself, and initdb/ is mounted whole (read-only).
+    assert '"$(dirname "${BASH_SOURCE[0]}")/lakehouse/roles.sql"' in SCRIPT.read_text()
+    assert SCRIPT.parent / "lakehouse" / "roles.sql" == ROLES_SQL
+    assert ROLES_SQL.is_file()
+    mounts = compose_raw["services"]["postgres"]["volumes"]
+    assert f"./{SCRIPT.parent.relative_to(REPO).as_posix()}:/docker-entrypoint-initdb.d:ro" in mounts
+    # Local mode runs it in bootstrap_database; the gold tests' scratch databases through the same helper.
+    assert "apply_roles_sql(" in (REPO / "lakehouse" / "local" / "postgres_server.py").read_text()
+    assert "apply_roles_sql(" in (REPO / "tests" / "utils" / "silver_pg.py").read_text()
+    # Nothing else grants privileges or creates roles: a second definition would drift again.
+    definers = [
+        path.relative_to(REPO).as_posix()
+        for folder in ("lakehouse", "tests", "ops", "scripts", "dags")
+        for path in (REPO / folder).rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".sh", ".sql"}
+        and path != ROLES_SQL
+        and path.resolve() != Path(__file__).resolve()
+        and any(word in path.read_text(errors="replace") for word in ("CREATE ROLE", "GRANT CREATE", "GRANT USAGE"))
+    ]
+    assert definers == []

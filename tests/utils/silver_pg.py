@@ -10,8 +10,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
-from lakehouse.local.postgres_server import READER_ROLE, WRITER_ROLE
+from lakehouse.local.postgres_server import apply_roles_sql
 from lakehouse.stream.postgres_mirror import PostgresMirror
 
 COLUMNS = (
@@ -26,22 +27,21 @@ def _swap_database(dsn: str, database: str) -> str:
     return dsn.rsplit("/", 1)[0] + "/" + database
 
 
+def _password(dsn: str) -> str:
+    return str(conninfo_to_dict(dsn)["password"])
+
+
 @pytest.fixture
 def gold_db(infra) -> Iterator[dict[str, str]]:
     """A fresh database with the silver/gold schemas and silver.trades as the silver job creates it."""
     name = f"gold_test_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(_swap_database(infra.pg_admin_dsn, "postgres"), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    with psycopg.connect(_swap_database(infra.pg_admin_dsn, name), autocommit=True) as admin:
-        admin.execute(f"GRANT CREATE ON DATABASE {name} TO {WRITER_ROLE}")
-        admin.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {WRITER_ROLE}")
-        for schema in ("silver", "gold"):
-            admin.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {WRITER_ROLE}")
-            admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}")
-            admin.execute(
-                f"ALTER DEFAULT PRIVILEGES FOR ROLE {WRITER_ROLE} IN SCHEMA {schema} "
-                f"GRANT SELECT ON TABLES TO {READER_ROLE}"
-            )
+    # The same roles, schemas and grants as market_db, from the one file that defines them.
+    apply_roles_sql(
+        _swap_database(infra.pg_admin_dsn, name),
+        {"writer_password": _password(infra.pg_dsn), "reader_password": _password(infra.pg_readonly_dsn)},
+    )
     writer_dsn = _swap_database(infra.pg_dsn, name)
     mirror = PostgresMirror(writer_dsn)
     mirror.ensure_schema()
