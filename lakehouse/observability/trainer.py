@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from lakehouse.observability.server import serve
+from lakehouse.observability.server import MetricsPortInUseError, serve
 
 if TYPE_CHECKING:
     from lakehouse.ml.train import TrainingResult
@@ -79,13 +79,30 @@ class TrainerMetrics:
         self.last_success.set(time.time())
 
 
+def _serve_beside_a_service(registry: CollectorRegistry, port: int) -> int:
+    """Serve on `port`, or on a free port with a warning when `port` is taken.
+
+    A one-off run often starts inside a service's container (`docker exec spark-silver python
+    train_model.py`), where the service already holds LAKEHOUSE_METRICS_PORT. The run's metrics are
+    a convenience (its scores go to MLflow too), so an operator expects the run to go on rather than
+    die for them; the long-running services, which Prometheus scrapes on that fixed port, still
+    fail loudly when it is taken (lakehouse/observability/server.py).
+    """
+    try:
+        return serve(registry, port, "trainer")
+    except MetricsPortInUseError as error:
+        bound = serve(registry, 0, "trainer")
+        log.warning("%s; serving this run's metrics on port %d instead (Prometheus will not scrape it)", error, bound)
+        return bound
+
+
 @contextmanager
 def training_metrics(settings: Settings, port: int | None = None) -> Iterator[TrainerMetrics]:
     """Metrics of one run, served on LAKEHOUSE_METRICS_PORT (or `port`) while the block runs."""
     metrics = TrainerMetrics()
     chosen = settings.metrics_port if port is None else port
     if chosen is not None:
-        metrics.port = serve(metrics.registry, chosen, "trainer")
+        metrics.port = _serve_beside_a_service(metrics.registry, chosen)
     started = time.monotonic()
     metrics.running.set(1)
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -67,3 +70,21 @@ def test_a_taken_port_names_the_setting() -> None:
         assert metrics.port is not None
         with pytest.raises(MetricsPortInUseError, match="LAKEHOUSE_METRICS_PORT"):
             serve(metrics.registry, metrics.port, "trainer")
+
+
+def test_a_run_beside_a_service_holding_the_port_moves_its_metrics_and_carries_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # `docker exec spark-silver python train_model.py`: the silver job already serves 9200 there.
+    with socket.socket() as service:
+        service.bind(("0.0.0.0", 0))
+        service.listen()
+        taken = service.getsockname()[1]
+        with caplog.at_level(logging.WARNING), training_metrics(Settings(metrics_port=taken)) as metrics:
+            assert metrics.port is not None and metrics.port != taken
+            assert scrape(metrics.port)[("lakehouse_trainer_running", ())] == 1
+            metrics.record(result(promote=False))
+    assert metrics.registry.get_sample_value("lakehouse_trainer_runs_total", {"outcome": "rejected"}) == 1
+    warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
+    assert f"port {taken} is not available" in warning.getMessage()
+    assert f"port {metrics.port} instead" in warning.getMessage()
