@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import re
@@ -149,3 +150,43 @@ def test_a_compose_env_file_leaves_local_settings_unchanged(generated_env, tmp_p
     dotenv.write_text("".join(f"{key}={value}\n" for key, value in generated_env.items()))
     with_compose_env = Settings(_env_file=dotenv).model_dump()  # type: ignore[call-arg]
     assert with_compose_env == Settings(_env_file=None).model_dump()  # type: ignore[call-arg]
+
+
+def _settings_read_by_alerts() -> set[str]:
+    """The Settings fields lakehouse/orchestration/alerts.py reads (`settings.<field>`)."""
+    tree = ast.parse((REPO / "lakehouse" / "orchestration" / "alerts.py").read_text())
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "settings"
+    }
+
+
+def test_every_setting_the_alerts_read_reaches_every_airflow_container(services) -> None:
+    from lakehouse.settings import ENV_PREFIX, Settings
+
+    fields = _settings_read_by_alerts()
+    assert {"alert_webhook_url", "alert_telegram_chat_id"} <= fields <= set(Settings.model_fields)
+    airflow = {name: service for name, service in services.items() if "AIRFLOW_HOME" in service.get("environment", {})}
+    assert {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"} <= set(airflow)
+    missing = {
+        name: sorted(f"{ENV_PREFIX}{field.upper()}" for field in fields)
+        for name, service in airflow.items()
+        if any(f"{ENV_PREFIX}{field.upper()}" not in service["environment"] for field in fields)
+    }
+    assert missing == {}
+
+
+def test_alert_settings_from_env_reach_the_scheduler_settings(generated_env, monkeypatch) -> None:
+    from lakehouse.settings import Settings
+
+    url, chat = "https://api.telegram.org/bot123:abc/sendMessage", "-10042"
+    env = {**generated_env, "ALERT_WEBHOOK_URL": url, "ALERT_TELEGRAM_CHAT_ID": chat}
+    scheduler_env = load_compose(env)["services"]["airflow-scheduler"]["environment"]
+    for key, value in scheduler_env.items():
+        monkeypatch.setenv(key, str(value))
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.alert_webhook_url, settings.alert_telegram_chat_id) == (url, chat)
+    # Unset in .env (make_env.sh writes neither): empty, so alerts fall back to the task log.
+    unset = load_compose(generated_env)["services"]["airflow-scheduler"]["environment"]
+    assert (unset["LAKEHOUSE_ALERT_WEBHOOK_URL"], unset["LAKEHOUSE_ALERT_TELEGRAM_CHAT_ID"]) == ("", "")
