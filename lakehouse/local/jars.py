@@ -19,7 +19,9 @@ from lakehouse.paths import REPO_ROOT, jars_dir
 log = logging.getLogger(__name__)
 
 JVM_DIR = REPO_ROOT / "jvm"
-_MANIFESTS = ("pom.xml", "spark/pom.xml", "kafka/pom.xml")
+_MANIFESTS = ("pom.xml", "spark/pom.xml", "kafka/pom.xml", "delta-logstore/pom.xml")
+# Our own JVM code (built by its module into jars/spark): a change to it must rebuild the jars too.
+_SOURCES = ("delta-logstore/src",)
 _VERSION_SUFFIX = re.compile(r"-\d[\w.+-]*\.jar$")
 
 
@@ -27,6 +29,10 @@ def _fingerprint() -> str:
     digest = hashlib.sha256()
     for name in _MANIFESTS:
         digest.update((JVM_DIR / name).read_bytes())
+    for folder in _SOURCES:
+        for source in sorted(path for path in (JVM_DIR / folder).rglob("*") if path.is_file()):
+            digest.update(source.relative_to(JVM_DIR).as_posix().encode())
+            digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
@@ -40,7 +46,7 @@ def jars_ready() -> bool:
 
 
 def ensure_jars() -> Path:
-    """Make sure `.lakehouse/jars/{spark,kafka}` hold exactly the pinned artifacts."""
+    """Make sure `.lakehouse/jars/{spark,kafka}` hold exactly the pinned artifacts (and our log store jar)."""
     if jars_ready():
         return jars_dir()
     mvn = shutil.which("mvn")

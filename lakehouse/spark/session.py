@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Multi-driver-safe Delta commits on S3/MinIO (jvm/delta-logstore, built into the Spark jars).
+S3_LOG_STORE = "io.lakehouse.delta.S3ConditionalPutLogStore"
+
 
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """The configuration as plain key/values (pure, so it can be tested without a JVM)."""
@@ -58,8 +61,13 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
                     "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
                 ),
                 "spark.hadoop.fs.s3a.endpoint.region": "us-east-1",
-                # S3 has no atomic rename: Delta's S3 log store keeps single-writer commits safe.
-                "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+                # S3 has no atomic rename, and S3SingleDriverLogStore's lock lives in one JVM: with
+                # spark-bronze, spark-silver and the maintenance DAG committing to the same tables,
+                # two drivers could both write version N. Our log store commits with a conditional
+                # PUT (If-None-Match: *, jvm/delta-logstore), so S3 itself lets only one win.
+                "spark.delta.logStore.s3a.impl": S3_LOG_STORE,
+                "spark.delta.logStore.s3.impl": S3_LOG_STORE,
+                "spark.hadoop.fs.s3a.create.conditional.enabled": "true",
             }
         )
         if settings.s3_endpoint:

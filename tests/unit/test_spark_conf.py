@@ -26,4 +26,6 @@ def test_s3a_lake_points_s3a_at_minio_with_path_style() -> None:
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert conf["spark.hadoop.fs.s3a.access.key"] == "ak"
     assert conf["spark.hadoop.fs.s3a.secret.key"] == "sk"
-    assert conf["spark.delta.logStore.s3a.impl"] == "io.delta.storage.S3SingleDriverLogStore"
+    # Commits are conditional PUTs, safe with several drivers (not S3SingleDriverLogStore's JVM lock).
+    assert conf["spark.delta.logStore.s3a.impl"] == "io.lakehouse.delta.S3ConditionalPutLogStore"
+    assert conf["spark.delta.logStore.s3.impl"] == "io.lakehouse.delta.S3ConditionalPutLogStore"
