@@ -22,6 +22,10 @@ from lakehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How long a stopping producer waits for Kafka to take what it still buffers. docker-compose.yaml's
+# stop_grace_period of the producer must exceed it (tests/static/test_compose_services.py).
+SHUTDOWN_FLUSH_TIMEOUT_S = 30.0
+
 
 @dataclass
 class ProducerOptions:
@@ -34,7 +38,7 @@ class ProducerOptions:
     standin_recording: Path | None = None
     standin_speed: float = 1.0
     metrics_port: int | None = None
-    flush_timeout_s: float = 30.0
+    flush_timeout_s: float = SHUTDOWN_FLUSH_TIMEOUT_S
     max_connection_age_s: float = MAX_CONNECTION_AGE_S
 
 

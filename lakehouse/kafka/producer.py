@@ -22,6 +22,9 @@ from lakehouse.schema.trade import TradeRecord
 
 log = logging.getLogger(__name__)
 
+# close() waits this long for the delivery-report poller thread before its final flush.
+POLLER_JOIN_TIMEOUT_S = 5.0
+
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
@@ -262,6 +265,6 @@ class TradeProducer:
         self._closed = True
         self._stop_polling.set()
         if self._poller is not None:
-            self._poller.join(timeout=5)
+            self._poller.join(timeout=POLLER_JOIN_TIMEOUT_S)
             self._poller = None
         return self.flush(timeout_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -321,3 +322,40 @@ def test_airflow_settings_name_real_airflow_options(services) -> None:
     assert len(airflow_vars) >= 10
     unknown = sorted(key for key in airflow_vars if tuple(part.lower() for part in key.split("__")[1:3]) not in options)
     assert unknown == []
+
+
+def _duration_s(value: str) -> float:
+    """A compose duration (`1m30s`, `45s`, `500ms`) in seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", value)
+    assert parts and "".join(n + u for n, u in parts) == value, f"not a compose duration: {value!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def _shutdown_flush_budgets() -> dict[str, float]:
+    """What each Kafka-writing service may spend between SIGTERM and exit, read from the code."""
+    from lakehouse.ingest.api.app import SHUTDOWN_FLUSH_TIMEOUT_S as API_FLUSH_S
+    from lakehouse.ingest.producer_app import ProducerOptions
+    from lakehouse.kafka.producer import POLLER_JOIN_TIMEOUT_S
+
+    # The API first lets requests in flight finish: each waits up to api_kafka_timeout_ms for Kafka.
+    in_flight_s = Settings.model_fields["api_kafka_timeout_ms"].default / 1000
+    return {
+        "producer": ProducerOptions().flush_timeout_s + POLLER_JOIN_TIMEOUT_S,
+        "ingestion-api": in_flight_s + API_FLUSH_S + POLLER_JOIN_TIMEOUT_S,
+    }
+
+
+@pytest.mark.parametrize("name", ["producer", "ingestion-api"])
+def test_docker_waits_longer_than_the_kafka_flush_on_shutdown(services: dict[str, Any], name: str) -> None:
+    # Past stop_grace_period (10 s unless set) Docker sends SIGKILL: buffered trades would be lost.
+    budget = _shutdown_flush_budgets()[name]
+    grace = _duration_s(str(services[name].get("stop_grace_period", "10s")))
+    assert grace >= budget + 5, f"{name}: stop_grace_period {grace:.0f}s, but the flush may take {budget:.0f}s"
+
+
+def test_compose_durations_parse() -> None:
+    assert _duration_s("1m30s") == 90
+    assert _duration_s("500ms") == 0.5
+    with pytest.raises(AssertionError):
+        _duration_s("30")

@@ -31,6 +31,10 @@ from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+# How long a stopping API worker waits for Kafka to take what it still buffers. docker-compose.yaml's
+# stop_grace_period of ingestion-api must exceed it (tests/static/test_compose_services.py).
+SHUTDOWN_FLUSH_TIMEOUT_S = 10.0
+
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Your client's API key")
 
 
@@ -203,7 +207,7 @@ def create_app(settings: Settings | None = None, producer: TradeProducer | None 
         log.info("ingestion API ready: topic %s on %s", settings.kafka_topic, settings.kafka_bootstrap)
         yield
         await sink.stop()
-        kafka.close(timeout_s=10)
+        kafka.close(timeout_s=SHUTDOWN_FLUSH_TIMEOUT_S)
 
     app = FastAPI(
         title="Lakehouse ingestion API",
