@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         description="A folder (path or file:// URI) or s3a://bucket/prefix",
     )
     checkpoint_uri: str | None = Field(None, description="Defaults to <lake>/_checkpoints")
+    mlflow_dfs_tmpdir: str | None = Field(
+        None,
+        description="Where mlflow.spark stages models for every Spark executor to read (dfs_tmpdir); "
+        "defaults to <lake>/_staging/mlflow",
+    )
     s3_endpoint: str | None = Field(None, description="S3-compatible endpoint for s3a:// lakes (MinIO)")
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
@@ -139,7 +144,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {server!r}")
         return value
 
-    @field_validator("lake_uri", "checkpoint_uri")
+    @field_validator("lake_uri", "checkpoint_uri", "mlflow_dfs_tmpdir")
     @classmethod
     def _normalise_uri(cls, value: str | None) -> str | None:
         if value is None:
@@ -202,6 +207,11 @@ class Settings(BaseSettings):
     @property
     def checkpoints(self) -> str:
         return self.checkpoint_uri or f"{self.lake_uri}/_checkpoints"
+
+    @property
+    def mlflow_staging_uri(self) -> str:
+        """dfs_tmpdir of every mlflow.spark call: shared by the driver and the executors (not /tmp)."""
+        return self.mlflow_dfs_tmpdir or f"{self.lake_uri}/_staging/mlflow"
 
     def table_uri(self, layer: str, name: str) -> str:
         """`<lake>/<layer>/<name>`, e.g. table_uri("silver", "trades")."""

@@ -98,11 +98,10 @@ class ChampionScorer:
         )
         self._first_refresh.start()
 
-    @staticmethod
-    def _load_model(uri: str) -> PipelineModel:
-        import mlflow.spark
+    def _load_model(self, uri: str) -> PipelineModel:
+        from lakehouse.ml.spark_models import load_spark_model
 
-        return mlflow.spark.load_model(uri)
+        return load_spark_model(uri, self.settings)
 
     def _note(self, problem: str | None) -> None:
         """Log a reason for null predictions once per change, not once per batch."""

@@ -12,6 +12,7 @@ from lakehouse.ml import registry
 from lakehouse.ml.evaluation import PREDICTED_RETURN, TimeSplit, forecast_metrics, time_split, with_baseline
 from lakehouse.ml.features import FEATURE_COLUMNS, LOOKBACK_S, add_features
 from lakehouse.ml.gate import GateDecision, decide
+from lakehouse.ml.spark_models import load_spark_model, log_spark_model
 from lakehouse.ml.target import HORIZON_S, LABEL, add_target
 from lakehouse.settings import Settings
 
@@ -64,16 +65,14 @@ def score(model: PipelineModel, featured: DataFrame) -> DataFrame:
     return model.transform(featured).withColumnRenamed("prediction", PREDICTED_RETURN).drop("features")
 
 
-def _champion_metrics(valid: DataFrame, progress: Progress) -> dict[str, float] | None:
+def _champion_metrics(valid: DataFrame, settings: Settings, progress: Progress) -> dict[str, float] | None:
     """The champion's metrics on the candidate's validation rows (None: no champion, or it cannot score)."""
     champion = registry.current_champion()
     if champion is None:
         return None
-    import mlflow.spark
-
     progress(f"scoring champion v{champion.version} on the same validation window")
     try:
-        model = mlflow.spark.load_model(registry.champion_model_uri())
+        model = load_spark_model(registry.champion_model_uri(), settings)
         return forecast_metrics(score(model, valid))
     except Exception as error:
         log.warning("champion v%s cannot be scored (%s); comparing with the baseline only", champion.version, error)
@@ -88,7 +87,6 @@ def train(
     progress: Progress = log.info,
 ) -> TrainingResult:
     import mlflow
-    import mlflow.spark
     from mlflow.models import infer_signature
 
     started = time.monotonic()
@@ -124,7 +122,7 @@ def train(
         progress(f"evaluating on {valid_rows} validation rows")
         metrics = forecast_metrics(score(model, split.valid))
         baseline = forecast_metrics(with_baseline(split.valid))
-        champion_metrics = _champion_metrics(split.valid, progress)
+        champion_metrics = _champion_metrics(split.valid, settings, progress)
         mlflow.log_metrics({k: v for k, v in metrics.items() if k != "rows"})
         mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items() if k != "rows"})
         mlflow.log_metric("rmse_improvement_over_baseline", (baseline["rmse"] - metrics["rmse"]) / baseline["rmse"])
@@ -137,8 +135,9 @@ def train(
         signature = infer_signature(example, model.transform(split.valid.limit(5)).select("prediction").toPandas())
         import pyspark
 
-        info = mlflow.spark.log_model(
+        info = log_spark_model(
             model,
+            settings,
             artifact_path="model",
             # Stated, not inferred: inference reloads the model in a child Python with its own Spark,
             # which is slow and breaks inside Airflow's supervised task processes.
