@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -61,7 +62,53 @@ def probe(spark, table: str) -> dict[str, object]:
     store.write(last, _lines(jvm, '{"v":2}'), True, conf)
     facts["overwrite_content"] = list(store.read(last, conf))
     facts["partial_write_visible"] = bool(store.isPartialWriteVisible(path, conf))
+    facts["interleaved"] = {
+        "conditional": _interleaved(spark, f"{table}/interleaved/conditional.json", conditional=True),
+        "plain_create": _interleaved(spark, f"{table}/interleaved/plain.json", conditional=False),
+    }
     return facts
+
+
+def _interleaved(spark, uri: str, conditional: bool) -> dict[str, object]:
+    """Two writers of one new file, interleaved as two drivers can be: both open (every existence check
+    passes), then both close (the PUTs). Plain `create(path, overwrite=false)` is what
+    S3SingleDriverLogStore calls after its own check, so with it the second PUT silently wins."""
+    from py4j.protocol import Py4JJavaError
+
+    jvm = spark.sparkContext._jvm
+    conf = spark._jsparkSession.sessionState().newHadoopConf()
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(conf)
+
+    def open_stream():
+        if not conditional:
+            return fs.create(path, False)
+        builder = fs.createFile(path).overwrite(False).must("fs.option.create.conditional.overwrite", True)
+        return builder.build()
+
+    first, second = open_stream(), open_stream()
+    first.write(bytearray(b"first\n"))
+    second.write(bytearray(b"second\n"))
+    first.close()
+    outcome: dict[str, object] = {}
+    try:
+        second.close()
+        outcome["second_close"] = "succeeded"
+    except Py4JJavaError as error:
+        outcome["second_close"] = error.java_exception.getClass().getName()
+    outcome["content"] = _text(fs, path)
+    return outcome
+
+
+def _text(fs, path) -> str:
+    stream = fs.open(path)
+    try:
+        data = bytearray()
+        while (byte := stream.read()) != -1:
+            data.append(byte)
+        return data.decode()
+    finally:
+        stream.close()
 
 
 def append(spark, table: str, writer: str, commits: int, barrier: Path, parties: int, create: bool) -> dict:
@@ -106,7 +153,8 @@ def main() -> None:
             result = append(spark, args.table, args.writer, args.commits, args.barrier, args.parties, args.create)
     finally:
         spark.stop()
-    print("RESULT " + json.dumps(result), flush=True)
+    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ against the real MinIO server of the s3 fixtures, each driver its own process (l
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from tests.integration.s3.conftest import S3Server
 from tests.static.compose_model import REPO
 
 pytestmark = pytest.mark.integration
+log = logging.getLogger(__name__)
 
 LOG_STORE = "io.lakehouse.delta.S3ConditionalPutLogStore"
 COMMITS_PER_WRITER = 12
@@ -58,12 +60,18 @@ def _result(process: subprocess.Popen[str], timeout: float = 600) -> dict:
 def test_log_store_refuses_a_second_commit_of_the_same_version(s3_server: S3Server) -> None:
     table = f"s3a://{s3_server.bucket}/probe-{uuid.uuid4().hex[:8]}"
     facts = _result(_writer(s3_server, "probe", table))
+    log.info("log store probe: %s", facts)
     assert facts["store"] == LOG_STORE  # what Delta resolves for s3a:// tables
     assert facts["second_write"] == "java.nio.file.FileAlreadyExistsException"
     assert facts["content_after"] == ['{"commitInfo":{"writer":"first"}}']  # the first commit stands
     assert facts["same_bytes_rewrite"] == "succeeded"
     assert facts["overwrite_content"] == ['{"v":2}']
     assert facts["partial_write_visible"] is False
+    # Two writers interleaved as two drivers can be (both pass every existence check, then both PUT):
+    # with the conditional create the store refuses the second (412), the first commit stands.
+    conditional = facts["interleaved"]["conditional"]
+    assert conditional["second_close"] == "org.apache.hadoop.fs.s3a.RemoteFileChangedException"
+    assert conditional["content"] == "first\n"
 
 
 def test_two_drivers_appending_concurrently_lose_no_commit(s3_server: S3Server, tmp_path: Path) -> None:
