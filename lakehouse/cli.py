@@ -147,15 +147,25 @@ def jars() -> None:
 @images_app.command("build")
 def images_build(
     force: bool = typer.Option(False, "--force", help="Rebuild the base images and build without the layer cache."),
+    host_ca: bool = typer.Option(
+        True,
+        "--host-ca/--no-host-ca",
+        help="Let our image builds trust the CAs this machine trusts beyond Debian's (a proxy's, a mirror's): "
+        "written to ops/docker/ca-certificates/.",
+    ),
 ) -> None:
     """Build the Debian bases and the stand-ins that docker-compose.airgap.yaml swaps in."""
-    from lakehouse.airgap.bases import BuildError
+    from lakehouse.airgap.bases import PYTHON, BuildError
+    from lakehouse.airgap.extra_ca import write_extra_ca
     from lakehouse.airgap.go_tools import GoToolUnavailable
     from lakehouse.airgap.standins import build_all
 
     try:
         build_all(force=force, progress=console.print)
-    except (BuildError, GoToolUnavailable) as error:
+        if host_ca:
+            count = write_extra_ca(PYTHON.tag)
+            console.print(f"{count} extra CA certificate(s) for image builds in ops/docker/ca-certificates/")
+    except (BuildError, GoToolUnavailable, RuntimeError) as error:
         _fail(error)
 
 

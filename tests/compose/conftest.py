@@ -92,6 +92,7 @@ def stack(engine: Engine, run_dir: Path) -> Iterator[ComposeStack]:
     stack = ComposeStack(binary=compose_binary, env_file=_stack_env(run_dir))
     stack.down(volumes=True)  # a stack left by an interrupted run
     try:
+        # What `lakehouse images build` does (README, "Building without Docker Hub").
         stack.timed("build base and stand-in images", build_all)
         stack.timed("find extra CAs", lambda: write_extra_ca(PYTHON.tag))
         stack.timed("build our images", lambda: stack.compose("build", timeout_s=3000))
