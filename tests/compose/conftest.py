@@ -2,7 +2,7 @@
 
 Select it alone with `make test-compose` (`pytest -m compose`). It needs root or a running Docker
 engine; elsewhere it skips with the reason, and in CI (`CI=true`) it never skips. The stack runs once
-per test session (module order below is the scenario order); its logs and the build and run times
+per scenario module (test order is the scenario order); its logs and the build and run times
 are written to .lakehouse/compose-run/ whatever the outcome.
 """
 
@@ -78,9 +78,10 @@ def _stack_env(run_dir: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(engine: Engine, run_dir: Path) -> Iterator[ComposeStack]:
-    """The whole platform, built and healthy (`up -d --wait`); torn down with its volumes after."""
+    """The whole platform, built and healthy (`up -d --wait`); torn down with its volumes after the
+    scenario module, so it never runs beside the local-mode tests that follow."""
     from lakehouse.airgap.bases import PYTHON
     from lakehouse.airgap.extra_ca import write_extra_ca
     from lakehouse.airgap.standins import build_all
