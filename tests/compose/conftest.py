@@ -70,8 +70,6 @@ def _stack_env(run_dir: Path) -> Path:
     else:
         log.warning("%s is missing: the producer's stand-in generates trades instead of replaying real ones",
                     SHARED_DATA / RECORDING)  # fmt: skip
-    # Two cores here: a worker offering 4 slots would oversubscribe them twice over.
-    values["SPARK_WORKER_CORES"] = "3"
     path = run_dir / "compose.env"
     path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
     path.chmod(0o600)
