@@ -29,7 +29,7 @@ EXPECTED_COMMANDS = {
     "airflow-dag-processor": ["airflow", "dag-processor"],
 }
 # Services built from our Dockerfiles, i.e. the platform's own code.
-APP_BUILDS = {"Dockerfile", "Dockerfile.spark"}
+APP_IMAGES = {"lakehouse/python:local": "Dockerfile", "lakehouse/spark:local": "Dockerfile.spark"}
 # Every app container that runs platform code reads the shared settings.
 SETTINGS_FREE_APPS = {"spark-master", "spark-worker", "mlflow"}
 # Where each image keeps the data a named volume must hold.
@@ -47,7 +47,7 @@ def _app_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
     return {
         name: svc
         for name, svc in services.items()
-        if isinstance(svc.get("build"), dict) and svc["build"].get("dockerfile") in APP_BUILDS
+        if svc.get("image") in APP_IMAGES
     }
 
 
@@ -292,11 +292,24 @@ def test_published_ports_do_not_collide(services) -> None:
             seen[host] = name
 
 
-def test_external_images_are_pinned(services) -> None:
+def test_each_of_our_images_is_built_by_exactly_one_service(services) -> None:
+    # Several services building one tag would run as many identical builds at once.
+    builders: dict[str, list[str]] = {}
     for name, svc in services.items():
         if "build" in svc:
-            continue
+            builders.setdefault(svc["image"], []).append(name)
+            assert svc["build"]["dockerfile"] == APP_IMAGES[svc["image"]], name
+    assert builders == {"lakehouse/python:local": ["ingestion-api"], "lakehouse/spark:local": ["spark-master"]}
+    for name, svc in services.items():
+        if svc.get("image") in APP_IMAGES and "build" not in svc:
+            assert svc.get("pull_policy") == "never", f"{name} would try to pull {svc['image']}"
+
+
+def test_external_images_are_pinned(services) -> None:
+    for name, svc in services.items():
         image = svc["image"]
+        if image in APP_IMAGES:
+            continue
         repository, _, tag = image.rpartition(":")
         assert repository and tag and tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
         assert any(ch.isdigit() for ch in tag), f"{name}: {image} has no version in its tag"
