@@ -112,13 +112,15 @@ def _text(fs, path) -> str:
 
 
 def append(spark, table: str, writer: str, commits: int, barrier: Path, parties: int, create: bool) -> dict:
-    from delta.tables import DeltaTable
-
     if create:
         spark.sql(f"CREATE TABLE delta.`{table}` (writer STRING, seq INT) USING delta")
     else:
+        # Look at the storage, not DeltaTable.isDeltaTable: that caches the "no table" it saw first.
+        jvm = spark.sparkContext._jvm
+        first_commit = jvm.org.apache.hadoop.fs.Path(f"{table}/_delta_log/00000000000000000000.json")
+        fs = first_commit.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf())
         deadline = time.monotonic() + 300
-        while not DeltaTable.isDeltaTable(spark, table):
+        while not fs.exists(first_commit):
             if time.monotonic() > deadline:
                 raise SystemExit(f"{table} was never created")
             time.sleep(0.2)
