@@ -3,7 +3,8 @@
 Select it alone with `make test-compose` (`pytest -m compose`). It needs root or a running Docker
 engine; elsewhere it skips with the reason, and in CI (`CI=true`) it never skips. The stack runs once
 per scenario module (test order is the scenario order); its logs and the build and run times
-are written to .lakehouse/compose-run/ whatever the outcome.
+are written to .lakehouse/compose-run/ whatever the outcome. LAKEHOUSE_KEEP_COMPOSE=1 leaves the
+stack running afterwards; LAKEHOUSE_COMPOSE_REUSE=1 drives the one already running instead.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ def stack(engine: Engine, run_dir: Path) -> Iterator[ComposeStack]:
         compose_binary = ensure_go_tool(DOCKER_COMPOSE)
     except GoToolUnavailable as error:
         _unavailable(f"docker compose cannot be built here: {error}")
+    if os.environ.get("LAKEHOUSE_COMPOSE_REUSE") == "1":
+        # Iterating on the scenario: drive the stack that is already up with this env file, keep it after.
+        yield ComposeStack(binary=compose_binary, env_file=run_dir / "compose.env")
+        return
     stack = ComposeStack(binary=compose_binary, env_file=_stack_env(run_dir))
     stack.down(volumes=True)  # a stack left by an interrupted run
     try:
