@@ -25,8 +25,9 @@ test-unit: setup ## Unit tests only (no services)
 	@$(RUN) pytest -m unit $(PYTEST_ARGS)
 
 .PHONY: test-compose
-test-compose: setup ## Only the compose run: build the images here, start docker-compose.yaml, drive it
-	@$(RUN) pytest -m compose $(PYTEST_ARGS)
+test-compose: ## The compose run only: build every image here, start docker-compose.yaml, drive it
+	@LAKEHOUSE_COMPOSE_TESTS=1 ./scripts/bootstrap.sh
+	@LAKEHOUSE_COMPOSE_TESTS=1 $(RUN) pytest -m compose $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: setup ## ruff and mypy

@@ -12,8 +12,8 @@ command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)  # scraped in tests/integration/observability
 # The compose run (tests/compose): Debian's Docker engine, and mmdebstrap for base images made from
-# Debian packages (no registry is needed); root only: elsewhere those tests skip. LAKEHOUSE_COMPOSE_TESTS=0 skips both.
-if [ "${LAKEHOUSE_COMPOSE_TESTS:-1}" = "1" ] && [ "$(id -u)" -eq 0 ]; then
+# Debian packages (no registry is needed), when the run is asked for (`make test-compose`) and as root.
+if [ "${LAKEHOUSE_COMPOSE_TESTS:-0}" = "1" ] && [ "$(id -u)" -eq 0 ]; then
   command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
   command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)
 fi
