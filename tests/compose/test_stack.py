@@ -263,14 +263,15 @@ def test_prometheus_scrapes_every_running_target(stack: ComposeStack) -> None:
 
 
 def test_down_and_up_again_loses_nothing(stack: ComposeStack) -> None:
-    before = settled(stack)
     stack.compose("stop", "producer")  # a quiet topic, so the counts can be compared exactly
     before = settled(stack)
     silver_before = silver_identities(stack)[1]
     stack.down()
     stack.up()
+    # The producer comes back and its stand-in replays the same recording from the start: Kafka and
+    # bronze grow by those records, silver must not (every replayed trade is one it already holds).
     stack.compose("stop", "producer")
-    assert settled(stack) == before
+    assert settled(stack) >= before
     assert silver_identities(stack)[1] == silver_before
 
 
