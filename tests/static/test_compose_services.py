@@ -44,11 +44,7 @@ INFRASTRUCTURE = {"cadvisor"}
 
 
 def _app_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {
-        name: svc
-        for name, svc in services.items()
-        if svc.get("image") in APP_IMAGES
-    }
+    return {name: svc for name, svc in services.items() if svc.get("image") in APP_IMAGES}
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
