@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
 from tests.static.compose_model import REPO, load_compose, parse_env_file
 
 
@@ -43,3 +45,12 @@ def compose(generated_env: dict[str, str]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return compose["services"]
+
+
+@pytest.fixture(scope="session")
+def docker_compose() -> Path:
+    """docker compose v2, built from its Go module on first use (lakehouse.airgap.go_tools)."""
+    try:
+        return ensure_go_tool(DOCKER_COMPOSE)
+    except GoToolUnavailable as error:
+        pytest.skip(f"docker compose cannot be built here: {error}")

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
 from lakehouse.airgap.standins import STANDINS
 from tests.static.compose_model import COMPOSE_FILE, REPO
 
@@ -33,14 +32,6 @@ STANDIN_IMAGES = {
 NEEDS_REGISTRY = {"grafana", "metabase", "metabase-init", "cadvisor"}
 PYTHON_ARGS = {"PYTHON_IMAGE": "lakehouse-base/python:3.11-bookworm"}
 SPARK_ARGS = {**PYTHON_ARGS, "MAVEN_IMAGE": "lakehouse-base/maven:3-jdk17-bookworm"}
-
-
-@pytest.fixture(scope="module")
-def docker_compose() -> Path:
-    try:
-        return ensure_go_tool(DOCKER_COMPOSE)
-    except GoToolUnavailable as error:
-        pytest.skip(f"docker compose cannot be built here: {error}")
 
 
 def _resolve(binary: Path, env_file: Path, *files: Path) -> dict[str, Any]:

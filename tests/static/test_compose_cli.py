@@ -13,18 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
 from tests.static.compose_model import COMPOSE_FILE, REPO
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def docker_compose() -> Path:
-    try:
-        return ensure_go_tool(DOCKER_COMPOSE)
-    except GoToolUnavailable as error:
-        pytest.skip(f"docker compose cannot be built here: {error}")
 
 
 def _config(binary: Path, env_file: Path, *args: str, profile: str | None = None) -> subprocess.CompletedProcess[str]:
