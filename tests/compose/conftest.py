@@ -10,11 +10,15 @@ afterwards; LAKEHOUSE_COMPOSE_REUSE=1 drives the one already running instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -37,6 +41,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "/tests/compose/" in str(item.path):
             item.add_marker(pytest.mark.compose)
             item.add_marker(pytest.mark.timeout(3600))
+
+
+@dataclass(frozen=True)
+class LocalLane:
+    """The local lane of `make test` (scripts/test_lanes.sh), which writes its pid to MARKER while it runs."""
+
+    marker: Path
+    MARKER: ClassVar[str] = "local-lane.pid"
+
+    def running(self) -> bool:
+        try:
+            os.kill(int(self.marker.read_text().strip()), 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def wait(self) -> None:
+        log.info("waiting for the local lane (%s) to finish", self.marker)
+        while self.running():
+            time.sleep(5)
+
+
+def _full_priority() -> None:
+    """Undo the lane script's `nice` for this process and what it starts from now on (root only)."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
 def _unavailable(reason: str) -> None:
@@ -96,11 +126,22 @@ def stack(engine: Engine, run_dir: Path) -> Iterator[ComposeStack]:
         return
     stack = ComposeStack(binary=compose_binary, env_file=_stack_env(run_dir))
     stack.down(volumes=True)  # a stack left by an interrupted run
+    lane = LocalLane(run_dir / LocalLane.MARKER)
     try:
+        # Beside the local lane of `make test`, the builds take only the CPU it leaves (background
+        # priority); an engine whose containers we cannot deprioritise builds after it instead.
+        if lane.running() and not engine.can_run_in_background:
+            stack.timed("wait for the local lane (builds cannot run in the background)", lane.wait)
+        engine.set_background(lane.running())
         # What `lakehouse images build` does (README, "Building without Docker Hub").
         stack.timed("build base and stand-in images", build_all)
         stack.timed("find extra CAs", lambda: write_extra_ca(PYTHON.tag))
         stack.timed("build our images", lambda: stack.compose("build", timeout_s=3000))
+        # The stack itself never runs beside the local lane: each would starve the other's timings.
+        if lane.running():
+            stack.timed("wait for the local lane to finish", lane.wait)
+        engine.set_background(False)
+        _full_priority()
         stack.timed("up --wait (first start)", lambda: stack.up())
         yield stack
     finally:
