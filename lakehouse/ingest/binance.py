@@ -33,6 +33,17 @@ def is_trade_payload(payload: dict[str, Any]) -> bool:
     return payload.get("e") == "trade"
 
 
+def _whole_number(payload: dict[str, Any], key: str) -> int:
+    """An integer field: a JSON integer or a text of digits. A float is refused, never truncated (12.7 is
+    not trade 12, and 1e400 is infinity, where int() raises OverflowError)."""
+    value = payload[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise MalformedMessage(f"field {key} must be an integer, got {value!r:.40}")
+
+
 def to_trade_record(payload: dict[str, Any], ingest_time_ms: int) -> TradeRecord:
     """Map one Binance trade payload; unknown extra fields are ignored."""
     missing = [key for key in _REQUIRED if key not in payload]
@@ -44,11 +55,11 @@ def to_trade_record(payload: dict[str, Any], ingest_time_ms: int) -> TradeRecord
         return TradeRecord(
             source=BINANCE_SOURCE,
             symbol=str(payload["s"]).upper(),
-            trade_id=str(int(payload["t"])),
+            trade_id=str(_whole_number(payload, "t")),
             price=str(payload["p"]),
             quantity=str(payload["q"]),
             side="sell" if payload["m"] else "buy",
-            trade_time=int(payload["T"]),
+            trade_time=_whole_number(payload, "T"),
             ingest_time=ingest_time_ms,
             schema_version=SCHEMA_VERSION,
         )
@@ -66,7 +77,7 @@ def parse_message(raw: str | bytes | dict[str, Any], ingest_time_ms: int) -> Tra
     else:
         try:
             message = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: [[[[...
             raise MalformedMessage(f"frame is not JSON: {error}") from error
     if not isinstance(message, dict):
         raise MalformedMessage(f"frame is not a JSON object: {type(message).__name__}")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from lakehouse.schema.trade import TradeRecord
 
@@ -62,6 +62,7 @@ class BatchTracker:
         self._items = items
         self._acked = 0
         self._failed: list[tuple[bytes | None, str]] = []
+        self._refused: dict[int, str] = {}  # refused before librdkafka took them, by index
         self._on_complete = on_complete
         self._lock = threading.Lock()
         self.done = threading.Event()
@@ -74,24 +75,38 @@ class BatchTracker:
                 self._acked += 1
             else:
                 self._failed.append((message.value(), error.str()))
-            finished = self._acked + len(self._failed) == len(self._items)
+            finished = self._reported() == len(self._items)
         if finished:
             self._finish()
+
+    def refuse(self, index: int, reason: str) -> None:
+        """Record that item `index` never reached librdkafka (it will get no delivery report)."""
+        with self._lock:
+            if index in self._refused:
+                return
+            self._refused[index] = reason
+            finished = self._reported() == len(self._items)
+        if finished:
+            self._finish()
+
+    def _reported(self) -> int:
+        return self._acked + len(self._failed) + len(self._refused)
 
     @property
     def outcome(self) -> BatchOutcome:
         """Which indices were acknowledged / failed so far (records not reported yet are in neither)."""
         with self._lock:
-            acked, failed = self._acked, list(self._failed)
-        outcome = BatchOutcome(len(self._items))
-        complete = acked + len(failed) == len(self._items)
-        if not failed:
+            acked, failed, refused = self._acked, list(self._failed), dict(self._refused)
+        outcome = BatchOutcome(len(self._items), failed=refused)
+        complete = acked + len(failed) + len(refused) == len(self._items)
+        if not failed and not refused:
             # Acknowledgements are counted, not named: indices are only known once every report is in.
             outcome.acked = list(range(acked)) if complete else []
             return outcome
         unclaimed: dict[bytes, list[int]] = {}
         for index, (_key, value) in enumerate(self._items):
-            unclaimed.setdefault(value, []).append(index)
+            if index not in refused:
+                unclaimed.setdefault(value, []).append(index)
         for failed_value, reason in failed:
             indices = unclaimed.get(failed_value or b"")
             if indices:
@@ -151,12 +166,14 @@ class TradeProducer:
         self._poller: threading.Thread | None = None
         self._stop_polling = threading.Event()
         self.last_error: str | None = None
+        self.fatal_error: str | None = None  # set once librdkafka says the producer can never send again
 
     def _on_error(self, error: KafkaError) -> None:
         self.last_error = error.str()
         # Broker-down errors repeat every few seconds while Kafka is away: one line each is enough.
         log.warning("kafka client error: %s", error.str())
         if error.fatal():
+            self.fatal_error = error.str()
             log.error("fatal Kafka producer error: %s", error.str())
 
     def _with_latency(self, callback: DeliveryCallback | None) -> DeliveryCallback | None:
@@ -200,18 +217,54 @@ class TradeProducer:
         """Queue (key, value) pairs; the tracker reports which ones Kafka acknowledged."""
         if self._closed:
             raise ProducerClosedError("the producer is closed")
+        tracker, waiting = self.queue_batch(items, on_complete)
+        while waiting:
+            # Back-pressure: the local queue is full until the broker acknowledges some records.
+            self._producer.poll(0.05)
+            waiting = self.requeue(items, waiting, tracker)
+        return tracker
+
+    def queue_batch(
+        self, items: Sequence[tuple[bytes, bytes]], on_complete: Callable[[BatchOutcome], None] | None = None
+    ) -> tuple[BatchTracker, list[int]]:
+        """Queue what fits now, never waiting: the tracker, and the indices a full local queue left out.
+
+        For callers that must not block (the API's event loop): they wait for room their own way and
+        call requeue(). A record librdkafka refuses for any other reason (too large, a fatal producer
+        error) is marked failed on the tracker with that reason at once; nothing here raises for it.
+        """
+        if self._closed:
+            raise ProducerClosedError("the producer is closed")
         tracker = BatchTracker(items, on_complete)
         report = self._with_latency(tracker.report)
-        messages = [{"key": key, "value": value} for key, value in items]
+        messages: list[dict[str, Any]] = [{"key": key, "value": value} for key, value in items]
         # One C call for the whole batch (about 40% cheaper per record than produce() in a loop); keys still
-        # choose the partition, as with produce().
-        # Records that did not fit in the local queue carry an `_error`: the loop below waits for room.
+        # choose the partition, as with produce(). Records it could not queue carry an `_error`.
         with contextlib.suppress(BufferError):
             self._producer.produce_batch(self.topic, messages, on_delivery=report)
-        for message in messages:
-            if "_error" in message:
-                self._produce_waiting(message["key"], message["value"], report)
-        return tracker
+        waiting = []
+        for index, message in enumerate(messages):
+            error = message.get("_error")
+            if error is None:
+                continue
+            if error.code() == KafkaError._QUEUE_FULL:
+                waiting.append(index)
+            else:
+                tracker.refuse(index, error.str())
+        return tracker, waiting
+
+    def requeue(self, items: Sequence[tuple[bytes, bytes]], waiting: list[int], tracker: BatchTracker) -> list[int]:
+        """Try the `waiting` indices of queue_batch() again; return those the queue still has no room for."""
+        report = self._with_latency(tracker.report)
+        for position, index in enumerate(waiting):
+            key, value = items[index]
+            try:
+                self._producer.produce(self.topic, value=value, key=key, on_delivery=report)
+            except BufferError:
+                return waiting[position:]
+            except KafkaException as error:
+                tracker.refuse(index, error.args[0].str() if error.args else str(error))
+        return []
 
     def produce_and_wait(self, items: Sequence[tuple[bytes, bytes]], timeout_s: float) -> BatchOutcome:
         """Produce and block until every record is acknowledged or failed (or timeout_s passes)."""

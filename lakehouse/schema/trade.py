@@ -29,6 +29,15 @@ DECIMAL_PATTERN = r"^[0-9]{1,20}(\.[0-9]{1,18})?$"
 # Event times before 2000-01-01 or more than a day ahead of now are not trades we believe in.
 MIN_EVENT_TIME_MS = 946_684_800_000
 MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000
+# 9999-12-31T23:59:59.999Z: the last instant every reader of silver represents (Python's datetime,
+# PostgreSQL, Spark, whose microsecond timestamps overflow a long at 2^63 / 1000 ms). A time beyond it
+# would fail every silver batch that holds it at the conversion, so it is refused before.
+MAX_EPOCH_MS = 253_402_300_799_999
+# schema_version is an INT column in silver: a larger number would fail the cast.
+MAX_SCHEMA_VERSION = 2**31 - 1
+# Identifiers are printable text: a NUL or another control character breaks PostgreSQL's text type
+# (NUL is refused there) and every log line or CSV it reaches. Java and Rust regexes both read this.
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
 def _positive_decimal(value: str) -> str:
@@ -57,7 +66,7 @@ DecimalString = Annotated[
     Field(pattern=DECIMAL_PATTERN, json_schema_extra={"format": "decimal"}),
     AfterValidator(_positive_decimal),
 ]
-EpochMillis = Annotated[int, Field(ge=0, json_schema_extra={"format": "epoch-millis"})]
+EpochMillis = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, json_schema_extra={"format": "epoch-millis"})]
 EventTimeMillis = Annotated[int, Field(json_schema_extra={"format": "epoch-millis"}), AfterValidator(_sane_event_time)]
 Side = Literal["buy", "sell"]
 
@@ -69,13 +78,17 @@ class TradeRecord(BaseModel):
 
     source: str = Field(pattern=SOURCE_PATTERN, description="Origin, e.g. `binance` or `api:<client>`")
     symbol: str = Field(pattern=SYMBOL_PATTERN, description="Upper-case instrument, e.g. BTCUSDT, TSLA")
-    trade_id: str = Field(min_length=1, max_length=64, description="Unique per (source, symbol)")
+    trade_id: str = Field(
+        min_length=1, max_length=64, pattern=PRINTABLE_PATTERN, description="Unique per (source, symbol)"
+    )
     price: DecimalString = Field(description="Execution price as a decimal string")
     quantity: DecimalString = Field(description="Executed quantity as a decimal string")
     side: Side = Field(description="Taker side")
     trade_time: EventTimeMillis = Field(description="Event time, epoch milliseconds")
     ingest_time: EpochMillis = Field(description="When the platform received it, epoch milliseconds")
-    schema_version: int = Field(SCHEMA_VERSION, ge=1, description="Version of this record's schema")
+    schema_version: int = Field(
+        SCHEMA_VERSION, ge=1, le=MAX_SCHEMA_VERSION, description="Version of this record's schema"
+    )
 
     @property
     def identity(self) -> tuple[str, str, str]:

@@ -17,7 +17,10 @@ from pyspark.sql.types import DataType, LongType, StringType
 from lakehouse.schema.trade import (
     DECIMAL_PATTERN,
     MAX_CLOCK_SKEW_MS,
+    MAX_EPOCH_MS,
+    MAX_SCHEMA_VERSION,
     MIN_EVENT_TIME_MS,
+    PRINTABLE_PATTERN,
     SCHEMA_VERSION,
     SOURCE_PATTERN,
     SYMBOL_PATTERN,
@@ -102,11 +105,19 @@ def _field_rules(now_ms: int) -> list[Column]:
             (F.length(t.trade_id) < 1) | (F.length(t.trade_id) > TRADE_ID_MAX_LENGTH),
             f"trade_id: must be 1..{TRADE_ID_MAX_LENGTH} characters",
         ),
+        _rule(
+            # Only judged within the length bound: a 200,000-character id is already refused for that.
+            F.length(t.trade_id).between(1, TRADE_ID_MAX_LENGTH) & ~t.trade_id.rlike(_whole_match(PRINTABLE_PATTERN)),
+            "trade_id: control characters are not allowed",
+        ),
         _rule(~t.side.isin(*SIDES), "side: must be one of " + "/".join(SIDES)),
         _rule(t.trade_time < MIN_EVENT_TIME_MS, f"trade_time: before 2000-01-01 ({MIN_EVENT_TIME_MS} ms)"),
         _rule(t.trade_time > max_event_ms, "trade_time: more than 24 hours in the future"),
         _rule(t.ingest_time < 0, "ingest_time: must be >= 0"),
+        # Bounded before silver converts them (timestamp_millis, cast to INT), which would fail the batch.
+        _rule(t.ingest_time > MAX_EPOCH_MS, f"ingest_time: after 9999-12-31 ({MAX_EPOCH_MS} ms)"),
         _rule(F.coalesce(t.schema_version, F.lit(SCHEMA_VERSION)) < 1, "schema_version: must be >= 1"),
+        _rule(t.schema_version > MAX_SCHEMA_VERSION, f"schema_version: must be <= {MAX_SCHEMA_VERSION}"),
     ]
     for name, parsed in (("price", price), ("quantity", quantity)):
         raw = t[name]
@@ -123,7 +134,8 @@ def _shape_rules() -> list[Column]:
     known = F.array(*[F.lit(field.name) for field in schema.fields])
     keys = F.json_object_keys(F.col("_text"))
     rules = [
-        _rule(F.col("_text").isNull(), "value: not UTF-8 text"),
+        _rule(F.col("value").isNull(), "value: null (a tombstone)"),
+        _rule(F.col("_text").isNull() & F.col("value").isNotNull(), "value: not UTF-8 text"),
         _rule(variant.isNull() & F.col("_text").isNotNull(), "value: not valid JSON"),
         _rule(variant.isNotNull() & keys.isNull(), "value: JSON is not an object"),
         _rule(

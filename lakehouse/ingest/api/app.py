@@ -25,7 +25,7 @@ from lakehouse.ingest.api.auth import ApiKeys, source_for
 from lakehouse.ingest.api.ratelimit import RateLimiter
 from lakehouse.ingest.api.sink import KafkaSink
 from lakehouse.ingest.api_models import BodyInvalid, TradeIn, batch_adapter, parse_trades, record_values
-from lakehouse.kafka.producer import TradeProducer
+from lakehouse.kafka.producer import BatchOutcome, TradeProducer
 from lakehouse.schema.trade import now_ms
 from lakehouse.settings import Settings, get_settings
 
@@ -123,7 +123,11 @@ class Gateway:
         ingest_time = now_ms()
         items = record_values(trades, source, ingest_time)
         started = time.perf_counter()
-        outcome = await self.sink.send(items)
+        try:
+            outcome = await self.sink.send(items)
+        except Exception as error:  # a closed or failed producer: the client's data is fine, Kafka is not
+            log.exception("producing %d record(s) from %s failed", len(items), client)
+            outcome = BatchOutcome(len(items), failed=dict.fromkeys(range(len(items)), f"producer error: {error}"))
         if outcome.all_acked:
             metrics.KAFKA_ACK_SECONDS.observe(time.perf_counter() - started)
             metrics.REQUESTS.labels("202").inc()
@@ -237,9 +241,10 @@ def create_app(settings: Settings | None = None, producer: TradeProducer | None 
     @app.get("/health", responses={200: {"model": Message}, 503: {"model": Message}})
     async def health(request: Request) -> JSONResponse:
         gateway: Gateway = request.app.state.gateway
-        if await gateway.sink.reachable():
+        problem = await gateway.sink.problem()
+        if problem is None:
             return JSONResponse({"detail": "ok: Kafka reachable"})
-        return JSONResponse({"detail": "Kafka unreachable"}, status_code=503)
+        return JSONResponse({"detail": problem}, status_code=503)
 
     @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def prometheus_metrics() -> Response:

@@ -43,3 +43,16 @@ def test_an_empty_batch_is_complete_at_once() -> None:
     completed: list[BatchOutcome] = []
     tracker = BatchTracker([], completed.append)
     assert tracker.done.is_set() and completed[0].all_acked
+
+
+def test_records_refused_before_librdkafka_count_and_keep_their_index() -> None:
+    completed: list[BatchOutcome] = []
+    items = [(b"k", b"a"), (b"k", b"same"), (b"k", b"same")]
+    tracker = BatchTracker(items, completed.append)
+    tracker.refuse(1, "Local: Queue full")
+    tracker.refuse(1, "counted once")
+    report(tracker, b"a")
+    assert not tracker.done.is_set()
+    report(tracker, b"same")  # acknowledged: index 2, since 1 never reached librdkafka
+    assert len(completed) == 1
+    assert completed[0].acked == [0, 2] and completed[0].failed == {1: "Local: Queue full"}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lakehouse.schema.trade import MAX_CLOCK_SKEW_MS, MIN_EVENT_TIME_MS, TradeRecord
+from lakehouse.schema.trade import MAX_CLOCK_SKEW_MS, MAX_EPOCH_MS, MIN_EVENT_TIME_MS, TradeRecord
 from lakehouse.stream import silver_transforms as st
 from tests.utils.trades import make_trade
 
@@ -62,6 +62,17 @@ CASES: list[tuple[str, Any, str | None]] = [
     ("not JSON", "not json {", "value: not valid JSON"),
     ("JSON array", [1, 2], "value: JSON is not an object"),
     ("not UTF-8", b"\xff\xfe{}", "value: not UTF-8 text"),
+    ("tombstone", None, "value: null (a tombstone)"),
+    # Each of these once failed every silver batch that held it (issue 15): refused before any cast.
+    ("NUL in trade_id", trade_dict(trade_id="7\x001"), "trade_id: control characters"),
+    ("tab in trade_id", trade_dict(trade_id="7\t1"), "trade_id: control characters"),
+    ("DEL in trade_id", trade_dict(trade_id="7\x7f"), "trade_id: control characters"),
+    ("unicode trade_id", trade_dict(trade_id="trade-é-7"), None),
+    ("ingest_time overflows micros", trade_dict(ingest_time=9223372036854776), "ingest_time: after 9999-12-31"),
+    ("ingest_time after 9999", trade_dict(ingest_time=MAX_EPOCH_MS + 1), "ingest_time: after 9999-12-31"),
+    ("ingest_time at the limit", trade_dict(ingest_time=MAX_EPOCH_MS), None),
+    ("schema_version beyond INT", trade_dict(schema_version=2**31), "schema_version: must be <= 2147483647"),
+    ("schema_version INT max", trade_dict(schema_version=2**31 - 1), None),
 ]
 
 
@@ -99,7 +110,7 @@ def test_verdicts_match_trade_record_and_reasons_name_the_rule(kafka_frame, layo
 
 def test_canonical_layout_is_what_trade_record_writes() -> None:
     layout = re.compile(st.canonical_layout().replace(r"\z", r"\Z"))
-    tricky = make_trade(trade_id='quote " backslash \\ newline \n caf\u00e9 \u0001')
+    tricky = make_trade(trade_id='quote " backslash \\ slash / caf\u00e9 \u2028 \U0001f600')
     for record in (make_trade(), tricky, make_trade(schema_version=7)):
         assert layout.match(record.model_dump_json()), record
     canonical = make_trade().model_dump_json()

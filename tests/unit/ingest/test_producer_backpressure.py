@@ -1,0 +1,69 @@
+"""A full local queue or a refused record never raises and never blocks the API's event loop.
+
+Real librdkafka, pointed at a port where nothing listens: records queue up and are never delivered,
+which is exactly a Kafka outage seen from the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from lakehouse.ingest.api.sink import KafkaSink
+from lakehouse.kafka.producer import BatchOutcome, TradeProducer
+
+pytestmark = pytest.mark.unit
+
+NOWHERE = "127.0.0.1:1"
+
+
+def tiny_producer(queue: int = 3, timeout_ms: int = 1500) -> TradeProducer:
+    return TradeProducer(
+        NOWHERE,
+        "raw-trades",
+        message_timeout_ms=timeout_ms,
+        extra_config={"queue.buffering.max.messages": queue, "message.max.bytes": 2000, "log_level": 0},
+    )
+
+
+def test_queue_batch_returns_what_did_not_fit_and_refuses_oversized_records() -> None:
+    producer = tiny_producer(queue=3)
+    items = [(b"k", b"x" * 5000), *[(b"k", f"v{i}".encode()) for i in range(5)]]
+    tracker, waiting = producer.queue_batch(items)
+    assert waiting == [4, 5]  # three fit; the oversized one was never queued
+    assert "too large" in tracker.outcome.failed[0]
+    assert producer.requeue(items, waiting, tracker) == [4, 5]  # still full: nothing delivered
+    producer.close(timeout_s=0)
+
+
+def test_a_full_queue_waits_off_the_event_loop_then_refuses_with_a_reason() -> None:
+    producer = tiny_producer(queue=2, timeout_ms=1000)
+    sink = KafkaSink(producer, ack_timeout_s=1.0)
+    sink.wait_s = 2.0  # the margin for reports on their way back, shortened for the test
+
+    async def scenario() -> tuple[BatchOutcome, int]:
+        sink.start()
+        ticks = 0
+
+        async def heartbeat() -> None:  # stands for /health and other requests on the same loop
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.05)
+
+        beat = asyncio.create_task(heartbeat())
+        started = time.monotonic()
+        outcome = await sink.send([(b"k", f"t{i}".encode()) for i in range(5)])
+        assert time.monotonic() - started < 10
+        beat.cancel()
+        await sink.stop()
+        return outcome, ticks
+
+    outcome, ticks = asyncio.run(scenario())
+    assert ticks >= 10, "the event loop was blocked while the queue was full"
+    assert outcome.complete and not outcome.acked
+    assert set(outcome.failed) == set(range(5))
+    assert any("queue stayed full" in reason for reason in outcome.failed.values())
+    assert sink.last_delivery_failure is not None
