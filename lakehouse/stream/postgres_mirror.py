@@ -92,6 +92,20 @@ def _qualified(name: str) -> sql.Identifier:
     return sql.Identifier(schema, table)
 
 
+# A hung network must fail the batch (the job exits, its restart retries it), never stall silver: the
+# server ends a statement after STATEMENT_TIMEOUT_MS (a 250,000-row batch takes about 10 s), and the
+# client's kernel gives up on a silent peer after about a minute (keepalive probes for an idle socket,
+# tcp_user_timeout for data that is never acknowledged).
+STATEMENT_TIMEOUT_MS = 300_000
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
+
 class PostgresMirror:
     """Owns one connection to the writer role and the DDL of `table` and `view`."""
 
@@ -108,7 +122,13 @@ class PostgresMirror:
         if conn is None or conn.closed or conn.broken:
             try:
                 # UTC session: the staged CSV carries UTC wall-clock times (see _csv_bytes).
-                conn = psycopg.connect(self.dsn, connect_timeout=10, autocommit=True, options="-c TimeZone=UTC")
+                conn = psycopg.connect(
+                    self.dsn,
+                    connect_timeout=10,
+                    autocommit=True,
+                    options=f"-c TimeZone=UTC -c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                    **KEEPALIVE,
+                )
             except psycopg.OperationalError as error:
                 raise MirrorError(f"cannot connect to PostgreSQL ({self.table} mirror): {error}") from error
             self._conns[slot] = conn

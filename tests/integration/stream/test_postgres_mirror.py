@@ -110,3 +110,12 @@ def test_postgres_refusing_a_slice_fails_the_whole_upsert(mirror: PostgresMirror
         mirror.upsert(broken, StreamMarker("query-a", 0))
     assert mirror.upsert(rows, StreamMarker("query-a", 0)) == UpsertOutcome()  # the retry converges
     assert mirror.count() == 40
+
+
+def test_a_hung_network_fails_the_batch_instead_of_stalling_it(mirror: PostgresMirror) -> None:
+    # The server ends a statement that hangs; the client's kernel gives up on a peer that went silent.
+    conn = mirror._connection()
+    assert conn.execute("SHOW statement_timeout").fetchone() == ("5min",)
+    parameters = conn.info.get_parameters()
+    assert parameters["keepalives"] == "1" and parameters["keepalives_idle"] == "30"
+    assert parameters["tcp_user_timeout"] == "60000"
