@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 from lakehouse.ingest.backfill import RestBackfiller
+from lakehouse.ingest.binance import BINANCE_SOURCE
 from lakehouse.ingest.pipeline import TradePipeline
 from lakehouse.ingest.producer_metrics import ProducerMetrics
+from lakehouse.ingest.resume import last_produced
 from lakehouse.ingest.sources import MAX_CONNECTION_AGE_S, LiveSource, can_connect, run_replay, stream_url
 from lakehouse.ingest.standin import ExchangeStandIn
 from lakehouse.kafka.producer import TradeProducer
@@ -126,6 +128,7 @@ async def run_producer(
             ws_base, rest_url, standin = await _live_endpoints(settings, options, symbols)
             backfiller = RestBackfiller(rest_url)
             pipeline = TradePipeline(producer, metrics, backfiller)
+            await _resume(pipeline, settings, symbols, generated=standin is not None and standin.recording is None)
             url = stream_url(ws_base, symbols)
             log.info("streaming %d symbol(s) from %s into %s", len(symbols), url, settings.kafka_topic)
             async with _reports_served(pipeline):
@@ -142,6 +145,21 @@ async def run_producer(
             metrics.value("gaps"), metrics.value("backfilled"), metrics.value("reconnects"), left,
         )  # fmt: skip
     return metrics
+
+
+async def _resume(pipeline: TradePipeline, settings: Settings, symbols: list[str], *, generated: bool) -> None:
+    """Continue after the trades Kafka already holds: older ids are dropped, the gap up to the first
+    streamed one is backfilled over REST (lakehouse.ingest.resume)."""
+    if generated:
+        # Generated trades are a new simulated exchange on every start, whose ids begin again.
+        log.info("generated trades: nothing to resume from Kafka")
+        return
+    newest = await asyncio.to_thread(
+        last_produced, settings.kafka_bootstrap, settings.kafka_topic, BINANCE_SOURCE, symbols
+    )
+    pipeline.tracker.last.update(newest)
+    if newest:
+        log.info("resuming after the newest trade ids already in Kafka: %s", newest)
 
 
 def _speed_text(speed: float) -> str:

@@ -175,3 +175,18 @@ def test_proactive_reconnect_before_the_age_limit_loses_nothing(settings: Settin
         )  # fmt: skip
     assert metrics.value("reconnects") >= 2
     assert_exactly_once(standin, read_topic(settings.kafka_bootstrap, topic, expected=600))
+
+
+def test_a_restarted_producer_resumes_from_kafka_and_backfills_what_it_missed(settings: Settings, topic: str) -> None:
+    # The exchange keeps trading while the producer is down; the new process knows nothing but Kafka.
+    # (A gap shows when the next trade arrives, so the exchange must still be trading after the restart.)
+    with ExchangeStandIn(SYMBOLS, rate_per_s=400, total=4000) as standin:
+        first = run_against(standin, settings, topic, until=lambda m: m.value("produced") >= 300)
+        time.sleep(0.5)  # ~200 trades happen meanwhile
+        second = run_against(
+            standin, settings, topic,
+            until=lambda m: standin.finished.is_set() and first.value("produced") + m.value("produced") >= 4000,
+        )  # fmt: skip
+    records = read_topic(settings.kafka_bootstrap, topic, expected=4000)
+    assert_exactly_once(standin, records)  # nothing lost across the restart, nothing doubled
+    assert second.value("gaps") >= 1 and second.value("backfilled") == second.value("gap_trades") > 0
