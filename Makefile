@@ -17,13 +17,8 @@ demo: setup ## Run the whole platform locally, no Docker (Ctrl-C stops it)
 	@$(RUN) lakehouse demo
 
 .PHONY: test
-test: ## Run every test: the local tiers and the compose run, side by side (scripts/test_lanes.sh)
-	@LAKEHOUSE_INSTALL_DOCKER=1 ./scripts/bootstrap.sh
-	@./scripts/test_lanes.sh $(PYTEST_ARGS)
-
-.PHONY: test-local
-test-local: setup ## Every test but the compose run (unit, static, integration, e2e)
-	@$(RUN) pytest -m "not compose" $(PYTEST_ARGS)
+test: setup ## Run every test (unit, integration, e2e) against real local services
+	@$(RUN) pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: setup ## Unit tests only (no services)
@@ -32,7 +27,7 @@ test-unit: setup ## Unit tests only (no services)
 .PHONY: test-compose
 test-compose: ## The compose run only: build every image here, start docker-compose.yaml, drive it
 	@LAKEHOUSE_INSTALL_DOCKER=1 ./scripts/bootstrap.sh
-	@$(RUN) pytest -m compose $(PYTEST_ARGS)
+	@LAKEHOUSE_COMPOSE_TESTS=1 $(RUN) pytest -m compose $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: setup ## ruff and mypy
