@@ -63,6 +63,12 @@ def test_other_streams_are_skipped_not_errors(message: dict) -> None:
         (json.dumps(binance_trade(m="yes")), "boolean"),
         (json.dumps(binance_trade(T=5)), "invalid"),
         (json.dumps(binance_trade(t="abc")), "invalid"),
+        # 1e400 parses as infinity: int() of it raised OverflowError, which once stopped the producer.
+        (json.dumps(binance_trade(t=7)).replace('"t": 7', '"t": 1e400'), "must be an integer"),
+        (json.dumps(binance_trade(t=12.7)), "must be an integer"),  # never truncated to trade 12
+        (json.dumps(binance_trade(T=1.7e12)), "must be an integer"),
+        (json.dumps(binance_trade(t=True)), "must be an integer"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),  # deeper than Python's recursion limit
     ],
 )
 def test_malformed_trades_raise_with_a_reason(frame: str, reason: str) -> None:
