@@ -63,6 +63,12 @@ class DemoStatus:
     dbt_runs: int = 0
     last_dbt_error: str | None = None
     training: str = "waiting for silver history"
+    training_runs: list[str] = field(default_factory=list)  # one line per finished run, for operators
+
+    def record_training_run(self, rows: int, outcome: str) -> None:
+        self.training = outcome
+        self.training_runs.append(f"after {time.time() - self.started_at:.0f}s on {rows} silver rows: {outcome}")
+        self.save()
 
     def save(self) -> None:
         path = state_dir() / "demo" / "status.json"
@@ -248,18 +254,19 @@ def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus,
             champion = registry.current_champion()
             status.model_version = champion.version if champion else None
             if champion:
-                status.training = f"trained; champion v{status.model_version}"
+                status.record_training_run(rows, f"trained; champion v{status.model_version}")
                 console.print(f"[green]{status.training}[/]")
-                status.save()
                 return
             # Registered but it did not beat the naive forecast: try again with more history.
-            status.training = "trained; not better than the naive forecast yet, retrying with more history"
-            status.save()
+            status.record_training_run(
+                rows, "trained; not better than the naive forecast yet, retrying with more history"
+            )
             if stop.wait(options.train_retry_s):
                 return
             continue
-        status.training = f"training exited {returncode}; retrying"
-        status.save()
+        status.record_training_run(
+            rows, f"training exited {returncode}; retrying (see {logs_dir() / 'train_model.log'})"
+        )
 
 
 def _print_services(supervisor: Supervisor, settings: Settings) -> None:

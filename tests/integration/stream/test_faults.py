@@ -61,6 +61,9 @@ def assert_converged(spark, settings: Settings, sent: int, distinct_valid: int, 
     assert len(state.quarantine) == malformed and max(coordinates.values()) == 1
 
 
+MAX_OFFSETS_PER_TRIGGER = 30
+
+
 def spawn_job(script: str, settings: Settings, topic: str, log_path: Path) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -71,7 +74,8 @@ def spawn_job(script: str, settings: Settings, topic: str, log_path: Path) -> su
         "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     env.pop("LAKEHOUSE_CHECKPOINT_URI", None)
-    args = [sys.executable, script, "--once", "--topic", topic, "--max-offsets-per-trigger", "30"]
+    limit = str(MAX_OFFSETS_PER_TRIGGER)
+    args = [sys.executable, script, "--once", "--topic", topic, "--max-offsets-per-trigger", limit]
     with open(log_path, "wb") as log_file:
         return subprocess.Popen(
             args, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
@@ -103,7 +107,9 @@ def test_kill_9_in_the_middle_of_a_batch_then_restart(spark, stream_settings, to
     # The crash left the stores apart: bronze holds a batch its checkpoint never committed, and
     # PostgreSQL holds a batch that Delta silver does not.
     crashed = read_state(spark, settings)
-    assert 0 < len(crashed.bronze) <= 30
+    # Spark prorates the trigger's limit over the partitions and rounds a share below 1 up (so that no
+    # partition starves), so one batch may exceed the limit by one record per partition but the first.
+    assert 0 < len(crashed.bronze) <= MAX_OFFSETS_PER_TRIGGER + settings.kafka_partitions - 1 < sent
     assert not list(Path(settings.checkpoints.removeprefix("file://"), "bronze_trades", "commits").glob("0"))
     assert len(crashed.mirror) > 0 and crashed.silver == []
 
