@@ -85,7 +85,8 @@ def last_produced(
                         remaining.discard(message.partition())
                     continue
                 values.append(message.value())
-                if message.offset() + 1 >= ends.get(message.partition(), OFFSET_END):
+                offset = message.offset()
+                if offset is not None and offset + 1 >= ends.get(message.partition(), OFFSET_END):
                     remaining.discard(message.partition())
         return newest_ids(values, source, set(symbols))
     except (KafkaException, KeyError) as error:

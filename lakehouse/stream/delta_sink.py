@@ -8,9 +8,12 @@ answers for every earlier batch too. The query id lives in the checkpoint, so it
 restarts and changes only when the checkpoint is reset, when batch ids start again at 0 and must not be
 mistaken for replays.
 
-Why not Delta's `txnAppId`/`txnVersion`: checking them reconstructs the table state on every batch
-(about 0.6 s on 2 cores, more than the append itself). They are still used, as the exact fallback, when
-none of the newest commits is the sink's own (e.g. the first batch of a new query).
+When none of the newest RECENT_COMMITS is the sink's own (other writers, OPTIMIZE and VACUUM commit
+too, and a stream may stay down while they run), the whole history is read for the marker: slower, but
+exact, and rare (once per new query, or a replay behind many foreign commits). Only when no marker of
+the sink is found at all (a new query, or one whose commits are older than the log retention, 30 days
+by default) does Delta's own `txnAppId`/`txnVersion` decide. Why not those ids on every batch: checking
+them reconstructs the table state (about 0.6 s on 2 cores, more than the append itself).
 """
 
 from __future__ import annotations
@@ -94,17 +97,32 @@ def parse_marker(user_metadata: str | None, app_id: str) -> int | None:
     return int(batch)
 
 
-def last_committed_batch(spark: SparkSession, uri: str, app_id: str) -> tuple[int, int | None]:
-    """(the table's version, the newest batch id `app_id` committed among its RECENT_COMMITS newest commits)."""
-    from delta.tables import DeltaTable
-
-    commits = DeltaTable.forPath(spark, uri).history(RECENT_COMMITS).select("version", "userMetadata").collect()
-    version = int(commits[0]["version"]) if commits else -1
-    for row in commits:
-        batch = parse_marker(row["userMetadata"], app_id)
+def newest_marker(markers: Sequence[str | None], app_id: str) -> int | None:
+    """The batch id of `app_id`'s newest marker in `markers` (newest commit first), else None (pure)."""
+    for user_metadata in markers:
+        batch = parse_marker(user_metadata, app_id)
         if batch is not None:
-            return version, batch
-    return version, None
+            return batch
+    return None
+
+
+def last_committed_batch(spark: SparkSession, uri: str, app_id: str) -> tuple[int, int | None]:
+    """(the table's version, the newest batch id `app_id` committed), from the newest commits first."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    table = DeltaTable.forPath(spark, uri)
+    commits = table.history(RECENT_COMMITS).select("version", "userMetadata").collect()
+    version = int(commits[0]["version"]) if commits else -1
+    batch = newest_marker([row["userMetadata"] for row in commits], app_id)
+    if batch is None and len(commits) == RECENT_COMMITS:
+        # Ours may be further back, behind foreign commits: read every commit's info (rare; see above).
+        everything = table.history().select("version", "userMetadata").orderBy(F.desc("version")).collect()
+        batch = newest_marker([row["userMetadata"] for row in everything], app_id)
+        log.info(
+            "%s: no marker in the newest %d commits of %s; the whole log says %s", app_id, RECENT_COMMITS, uri, batch
+        )
+    return version, batch
 
 
 def append_once(frame: DataFrame, uri: str, app_id: str, batch_id: int) -> bool:
@@ -121,7 +139,7 @@ def append_once(frame: DataFrame, uri: str, app_id: str, batch_id: int) -> bool:
     if last is not None:
         writer.save(uri)
         return True
-    # None of the newest commits is ours: let Delta's transaction ids decide (exact, slower).
+    # No commit of ours in the log: let Delta's transaction ids decide (exact, slower).
     writer.option("txnAppId", app_id).option("txnVersion", batch_id).save(uri)
     return latest_commit(spark, uri)[0] != version
 

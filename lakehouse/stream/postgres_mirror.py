@@ -14,8 +14,11 @@ same identity:
     already committed to Delta (batches of one query run in order); taken out and returned as a re-send;
   - same trade_time, written by this very batch: a replay after a crash; rewritten, and Delta's own
     idempotent commit decides whether it still has to be appended;
-  - same trade_time, written by another query (the checkpoint was reset) or by other means: upserted
-    and returned as `unknown`, for the caller to look up in Delta.
+  - same trade_time, written by another query (the checkpoint was reset) or by other means: left as
+    they are and returned as `unknown`, for the caller to look up in Delta. Those Delta lacks, this
+    batch then `adopt`s (rewrites and stamps as its own) before its Delta commit. Leaving the others
+    with their first writer's stamp is what keeps a replay exact: were they re-stamped, a crash before
+    the Delta commit would make the replayed batch take them for its own rows and append them again.
 """
 
 from __future__ import annotations
@@ -123,11 +126,10 @@ class PostgresMirror:
             try:
                 # UTC session: the staged CSV carries UTC wall-clock times (see _csv_bytes).
                 conn = psycopg.connect(
-                    self.dsn,
+                    psycopg.conninfo.make_conninfo(self.dsn, **KEEPALIVE),
                     connect_timeout=10,
                     autocommit=True,
                     options=f"-c TimeZone=UTC -c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                    **KEEPALIVE,
                 )
             except psycopg.OperationalError as error:
                 raise MirrorError(f"cannot connect to PostgreSQL ({self.table} mirror): {error}") from error
@@ -181,8 +183,13 @@ class PostgresMirror:
         wait(futures)  # every slice has finished before a failure is raised, so none outlives the batch
         return UpsertOutcome.merge([future.result() for future in futures])
 
-    def _upsert_slice(self, slot: int, rows: pa.Table, marker: StreamMarker) -> UpsertOutcome:
-        """One slice of a batch in one transaction on connection `slot`."""
+    def adopt(self, rows: pa.Table, marker: StreamMarker) -> None:
+        """Rewrite `rows` (mirrored by an earlier query, absent from Delta) as the batch `marker`'s own."""
+        if rows.num_rows:
+            self._upsert_slice(0, rows, marker, classify=False)
+
+    def _upsert_slice(self, slot: int, rows: pa.Table, marker: StreamMarker, classify: bool = True) -> UpsertOutcome:
+        """One slice of a batch in one transaction on connection `slot` (`classify`: report what is not new)."""
         rows = rows.append_column("stream_query_id", _constant(marker.query_id, rows.num_rows, "string"))
         rows = rows.append_column("stream_batch_id", _constant(marker.batch_id, rows.num_rows, "int64"))
         columns = rows.column_names
@@ -192,52 +199,32 @@ class PostgresMirror:
             sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in columns if name not in IDENTITY
         )
         names = {"target": _qualified(self.table), "stage": sql.Identifier(STAGE), "columns": column_list}
-        same_identity = "t.source = s.source AND t.symbol = s.symbol AND t.trade_id = s.trade_id"
         params = {"query_id": marker.query_id, "batch_id": marker.batch_id}
         conn = self._connection(slot)
         try:
             with conn.transaction(), conn.cursor() as cursor:
                 # Fast path: COPY straight into the table. It fails on the primary key as soon as one
                 # identity is mirrored already (a replay, a re-send), and the savepoint undoes it.
-                try:
-                    with conn.transaction():
-                        _copy(
-                            cursor,
-                            sql.SQL("COPY {target} ({columns}) FROM STDIN (FORMAT csv, HEADER true)"),
-                            names,
-                            payload,
+                if classify:
+                    try:
+                        with conn.transaction():
+                            _copy(
+                                cursor,
+                                sql.SQL("COPY {target} ({columns}) FROM STDIN (FORMAT csv, HEADER true)"),
+                                names,
+                                payload,
+                            )
+                        return UpsertOutcome()
+                    except psycopg.errors.UniqueViolation:
+                        log.debug(
+                            "batch %d: some identities are mirrored already; upserting through a stage",
+                            marker.batch_id,
                         )
-                    return UpsertOutcome()
-                except psycopg.errors.UniqueViolation:
-                    log.debug(
-                        "batch %d: some identities are mirrored already; upserting through a stage", marker.batch_id
-                    )
                 cursor.execute(sql.SQL("CREATE TEMP TABLE {stage} (LIKE {target}) ON COMMIT DROP").format(**names))
                 _copy(cursor, sql.SQL("COPY {stage} ({columns}) FROM STDIN (FORMAT csv, HEADER true)"), names, payload)
-                # One pass over the identities the mirror already holds (none, in the common case).
-                cursor.execute(
-                    sql.SQL(
-                        "SELECT s.source, s.symbol, s.trade_id, CASE "
-                        "WHEN t.trade_time <> s.trade_time THEN 'conflict' "
-                        "WHEN t.stream_query_id = %(query_id)s AND t.stream_batch_id <> %(batch_id)s THEN 'resend' "
-                        "WHEN t.stream_query_id IS DISTINCT FROM %(query_id)s THEN 'unknown' END "
-                        f"FROM {{stage}} s JOIN {{target}} t ON {same_identity}"
-                    ).format(**names),
-                    params,
-                )
                 held: dict[str, list[Identity]] = {"conflict": [], "resend": [], "unknown": []}
-                for source, symbol, trade_id, kind in cursor.fetchall():
-                    if kind is not None:  # None: this batch's own rows, from a crashed attempt
-                        held[kind].append((str(source), str(symbol), str(trade_id)))
-                refused = held["conflict"] + held["resend"]
-                if refused:
-                    cursor.execute(
-                        sql.SQL(
-                            "DELETE FROM {stage} WHERE (source, symbol, trade_id) IN "
-                            "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]))"
-                        ).format(**names),
-                        [list(column) for column in zip(*refused, strict=True)],
-                    )
+                if classify:
+                    _classify_staged(cursor, names, params, held)
                 cursor.execute(
                     sql.SQL(
                         "INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage} "
@@ -251,6 +238,41 @@ class PostgresMirror:
     def count(self) -> int:
         row = self._connection().execute(sql.SQL("SELECT count(*) FROM {}").format(_qualified(self.table))).fetchone()
         return int(row[0]) if row else 0
+
+
+SAME_IDENTITY = "t.source = s.source AND t.symbol = s.symbol AND t.trade_id = s.trade_id"
+
+
+def _classify_staged(
+    cursor: psycopg.Cursor, names: dict[str, sql.Composable], params: dict[str, object], held: dict[str, list[Identity]]
+) -> None:
+    """Sort the staged identities the mirror already holds into `held`; take all of them out of the stage.
+
+    One pass over the identities the mirror already holds (none, in the common case). Only this batch's
+    own rows (from a crashed attempt) stay staged, to be rewritten.
+    """
+    cursor.execute(
+        sql.SQL(
+            "SELECT s.source, s.symbol, s.trade_id, CASE "
+            "WHEN t.trade_time <> s.trade_time THEN 'conflict' "
+            "WHEN t.stream_query_id = %(query_id)s AND t.stream_batch_id <> %(batch_id)s THEN 'resend' "
+            "WHEN t.stream_query_id IS DISTINCT FROM %(query_id)s THEN 'unknown' END "
+            f"FROM {{stage}} s JOIN {{target}} t ON {SAME_IDENTITY}"
+        ).format(**names),
+        params,
+    )
+    for source, symbol, trade_id, kind in cursor.fetchall():
+        if kind is not None:  # None: this batch's own rows, from a crashed attempt
+            held[kind].append((str(source), str(symbol), str(trade_id)))
+    untouched = held["conflict"] + held["resend"] + held["unknown"]
+    if untouched:
+        cursor.execute(
+            sql.SQL(
+                "DELETE FROM {stage} WHERE (source, symbol, trade_id) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]))"
+            ).format(**names),
+            [list(column) for column in zip(*untouched, strict=True)],
+        )
 
 
 def _copy(cursor: psycopg.Cursor, statement: sql.SQL, names: dict[str, sql.Composable], payload: bytes) -> None:

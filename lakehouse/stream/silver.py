@@ -9,7 +9,8 @@ Per micro-batch, in this order (the order is what makes crashes harmless):
      (query id, batch id). The mirror's
      primary key is the re-send index: it reports identities it holds with another trade_time
      (conflicts, to quarantine) and exact re-sends an earlier batch of this query wrote (already in
-     Delta); rows an earlier query wrote (a reset checkpoint) are looked up in Delta, usually none;
+     Delta); rows an earlier query wrote (a reset checkpoint) are looked up in Delta, usually none, and
+     those Delta lacks are adopted (re-stamped) by this batch, the others keep their first stamp;
   4. append the rest to Delta silver, then quarantine, each idempotent on (sink app id, batch id).
 A crash after 3 leaves PostgreSQL ahead of Delta; the restarted query replays the batch with the same
 offsets and batch id, the upsert rewrites the same rows (its own, so not re-sends) and the Delta commits
@@ -103,6 +104,9 @@ class SilverWriter:
         self.mirror = mirror
         self.scorer = scorer
         self.fault_pause_s = settings.stream_fault_pause_s
+        # The newest Kafka offset per (topic, partition) in quarantine when this process started (None:
+        # not read yet; emptied once the query is past them). See _drop_already_quarantined.
+        self._quarantined_upto: dict[tuple[str, int], int] | None = None
 
     def ensure_tables(self, spark: SparkSession) -> None:
         ensure_table(
@@ -177,6 +181,62 @@ class SilverWriter:
         later_copies = sum(int(r["copies"]) - 1 for r in repeated)
         return Dedup(candidates, conflicting, conflict_count, later_copies)
 
+    def _drop_already_quarantined(self, spark: SparkSession, checked: DataFrame, quarantine: DataFrame) -> DataFrame:
+        """`quarantine` without the records an earlier query quarantined already (after a checkpoint reset).
+
+        The quarantine's idempotent commit holds per query; a reset query reads the old offsets again.
+        Only batches that start at or before the newest offset quarantined when the process started can
+        overlap, so the check costs one small aggregate per process (the first batch is past them) and a
+        lookup, pruned to the batch's offsets, only while a reset query re-reads old offsets.
+        """
+        if self._quarantined_upto is None:
+            self._quarantined_upto = {
+                (row["kafka_topic"], row["kafka_partition"]): row["upto"]
+                for row in spark.read.format("delta")
+                .load(self.quarantine_uri)
+                .groupBy("kafka_topic", "kafka_partition")
+                .agg(F.max("kafka_offset").alias("upto"))
+                .collect()
+            }
+        if not self._quarantined_upto:
+            return quarantine
+        ranges = checked.groupBy("topic", "partition").agg(
+            F.min("offset").alias("first"), F.max("offset").alias("last")
+        )
+        overlapping = [
+            row
+            for row in ranges.collect()
+            if row["first"] <= self._quarantined_upto.get((row["topic"], row["partition"]), -1)
+        ]
+        if not overlapping:
+            self._quarantined_upto = {}  # offsets only grow within a query: no later batch can overlap
+            return quarantine
+        coordinates = ["kafka_topic", "kafka_partition", "kafka_offset"]
+        within = [
+            (F.col("kafka_topic") == row["topic"])
+            & (F.col("kafka_partition") == row["partition"])
+            & F.col("kafka_offset").between(row["first"], row["last"])
+            for row in overlapping
+        ]
+        condition = within[0]
+        for clause in within[1:]:
+            condition = condition | clause
+        held = spark.read.format("delta").load(self.quarantine_uri).where(condition).select(*coordinates)
+        return quarantine.join(held.distinct(), coordinates, "left_anti")
+
+    def _write_quarantine(
+        self, checked: DataFrame, rows: DataFrame, count: int, target: tuple[str, int], cached: list[DataFrame]
+    ) -> int:
+        """Append the batch's `count` quarantine rows once (`target`: app id, batch id); return how many were new."""
+        unseen = self._drop_already_quarantined(checked.sparkSession, checked, rows)
+        if unseen is not rows:
+            rows = unseen.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(rows)
+            count = rows.count()
+        if count:
+            append_once(rows, self.quarantine_uri, *target)
+        return count
+
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
         spark = batch.sparkSession
         silver_app = sink_app_id(spark, SILVER_SINK)
@@ -200,6 +260,7 @@ class SilverWriter:
             timer.lap("postgres")
             held = self._held_in_delta(spark, mirrored, outcome.unknown)
             if outcome.unknown:
+                self.mirror.adopt(_rows_of(mirrored, set(outcome.unknown) - set(held)), marker)
                 timer.lap("lookup")
             if self.fault_pause_s:
                 # PostgreSQL committed, Delta not yet: the window a crash must survive.
@@ -227,7 +288,8 @@ class SilverWriter:
                 append_once(silver_rows.select(*st.SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
             quarantined = totals.invalid + dedup.conflict_count + len(outcome.conflicts)
             if quarantined:
-                append_once(quarantine, self.quarantine_uri, quarantine_app, batch_id)
+                target = (quarantine_app, batch_id)
+                quarantined = self._write_quarantine(checked, quarantine, quarantined, target, cached)
             timer.lap("delta")
         finally:
             for frame in cached:
@@ -241,6 +303,17 @@ class SilverWriter:
             "quarantined": quarantined,
         }
         return BatchReport("silver", batch_id, counts, steps_s=timer.steps)
+
+
+def _rows_of(rows: pa.Table, identities: set[Identity]) -> pa.Table:
+    """The rows of `rows` whose identity is in `identities` (pure)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    separator = "\x1f"  # the unit separator: refused in every identity field, so keys cannot collide
+    keys = pc.binary_join_element_wise(*(rows.column(name) for name in st.IDENTITY), separator)
+    wanted = pa.array([separator.join(identity) for identity in identities], pa.string())
+    return rows.filter(pc.is_in(keys, value_set=wanted))
 
 
 IDENTITY_DDL = ", ".join(f"{name} string" for name in st.IDENTITY)

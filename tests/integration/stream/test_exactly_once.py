@@ -119,4 +119,8 @@ def test_every_record_once_in_bronze_distinct_trades_in_silver_and_postgres(spar
     assert sum(r.counts["rows"] for r in reports) == sent
     assert sum(r.counts["silver"] for r in reports) == 0
     assert Counter((r.source, r.symbol, r.trade_id) for r in again.silver) == identities
+    # The records the earlier query quarantined (malformed, and the conflict) are not quarantined twice.
+    assert sorted((r.kafka_partition, r.kafka_offset) for r in again.quarantine) == sorted(
+        (r.kafka_partition, r.kafka_offset) for r in state.quarantine
+    )
     assert sorted(map(mirror_key, again.mirror)) == sorted(map(silver_key, again.silver))

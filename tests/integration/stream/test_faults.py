@@ -118,6 +118,38 @@ def test_kill_9_in_the_middle_of_a_batch_then_restart(spark, stream_settings, to
     assert_converged(spark, settings, sent=sent, distinct_valid=70, malformed=2)
 
 
+def test_kill_9_between_mirror_and_commit_after_checkpoint_resets_doubles_nothing(
+    spark, stream_settings, topic: str, tmp_path: Path
+) -> None:
+    """After a reset, the mirror holds rows of an earlier query: the new query's crashed batch must neither
+    take them for its own on replay (appending them to Delta again) nor lose those Delta never got."""
+    settings = stream_settings
+    sent = produce(settings.kafka_bootstrap, topic, [*trades(0, 60), "{broken"])
+    checkpoint = Path(settings.checkpoints.removeprefix("file://")) / "silver_trades"
+
+    def crash_in_first_batch(name: str) -> None:
+        job = spawn_job("process_silver.py", settings, topic, tmp_path / f"{name}.log")
+        kill_when_logged(job, tmp_path / f"{name}.log", "fault drill: batch 0 mirrored")
+
+    # 1. Query A mirrors its first batch and dies before the Delta commit; the checkpoint is reset.
+    crash_in_first_batch("query-a")
+    assert read_state(spark, settings).silver == [] and len(read_state(spark, settings).mirror) > 0
+    shutil.rmtree(checkpoint)
+    # 2. Query B finds those rows mirrored by another query and absent from Delta: it adopts them, dies
+    #    before its Delta commit, and its restart replays the batch to the end.
+    crash_in_first_batch("query-b")
+    run_silver(spark, settings, once=True, topic=topic)
+    assert len(read_state(spark, settings).silver) == 60
+    # 3. Reset again. Query C finds every row mirrored by query B and held in Delta; it dies between
+    #    mirror and commit, and its replay must still see them as query B's, not as its own new rows.
+    shutil.rmtree(checkpoint)
+    crash_in_first_batch("query-c")
+    sent += produce(settings.kafka_bootstrap, topic, trades(60, 20))
+    run_silver(spark, settings, once=True, topic=topic)
+    run_bronze(spark, settings, once=True, topic=topic)
+    assert_converged(spark, settings, sent=sent, distinct_valid=80, malformed=1)
+
+
 @dataclass
 class PrivatePostgres:
     server: LocalPostgres

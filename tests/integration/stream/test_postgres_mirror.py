@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -99,6 +100,13 @@ def test_resends_conflicts_and_unknown_rows_are_reported_from_every_slice(mirror
     reset = mirror.upsert(rows, StreamMarker("query-b", 0))  # a reset checkpoint: a new query id
     assert len(reset.unknown) == 40
     assert mirror.count() == 40
+    # Unknown rows keep their first writer's stamp (a replay of query-b's batch must find them unknown
+    # again, not as its own) until the caller adopts those Delta lacks.
+    assert set(stamps(mirror).values()) == {("query-a", 0)}
+    assert len(mirror.upsert(rows, StreamMarker("query-b", 0)).unknown) == 40
+    mirror.adopt(rows.slice(0, 10), StreamMarker("query-b", 0))
+    assert Counter(stamps(mirror).values()) == {("query-a", 0): 30, ("query-b", 0): 10}
+    assert len(mirror.upsert(rows, StreamMarker("query-b", 0)).unknown) == 30  # its own 10 are rewritten
 
 
 def test_postgres_refusing_a_slice_fails_the_whole_upsert(mirror: PostgresMirror) -> None:

@@ -61,3 +61,35 @@ def test_commit_markers_name_their_sink_and_batch() -> None:
     assert parse_marker(commit_marker("silver.trades:other-query", 17), app) is None  # a reset checkpoint
     for foreign in (None, "", "OPTIMIZE by maintenance", f"{app}@", f"{app}@x"):
         assert parse_marker(foreign, app) is None
+
+
+def test_the_newest_marker_of_the_sink_wins_whatever_commits_lie_between() -> None:
+    from lakehouse.stream.delta_sink import commit_marker, newest_marker
+
+    app = "silver.trades:4f1c-query"
+    newest_first = [
+        None,
+        "OPTIMIZE",
+        commit_marker("silver.trades:other", 99),
+        commit_marker(app, 7),
+        commit_marker(app, 6),
+    ]
+    assert newest_marker(newest_first, app) == 7
+    assert newest_marker(newest_first[:3], app) is None
+    assert newest_marker([], app) is None
+
+
+def test_rows_of_picks_exactly_the_named_identities() -> None:
+    import pyarrow as pa
+
+    from lakehouse.stream.silver import _rows_of
+
+    symbols = ["BTCUSDT", "BTCUSDT", "ETHUSDT"]
+    rows = pa.table(
+        {"source": ["binance"] * 3, "symbol": symbols, "trade_id": ["1", "2", "1"], "price": [1.0, 2.0, 3.0]}
+    )
+    picked = _rows_of(rows, {("binance", "ETHUSDT", "1"), ("binance", "BTCUSDT", "2"), ("binance", "SOLUSDT", "1")})
+    assert sorted(picked.column("price").to_pylist()) == [2.0, 3.0]
+    assert _rows_of(rows, set()).num_rows == 0
+    # Parts that would spell the same key when glued together do not match each other.
+    assert _rows_of(rows, {("binanceBTC", "USDT", "1")}).num_rows == 0
