@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.logging_setup import configure_logging
+from lakehouse.observability.trainer import METRICS
 from lakehouse.settings import SettingsError, load_settings
 
 console = Console()
@@ -20,7 +21,7 @@ def summary_table(result: object) -> Table:
 
     assert isinstance(result, TrainingResult)
     table = Table("metric", "candidate", "naive baseline", "champion", title=f"price_forecaster v{result.version}")
-    for metric in ("rmse", "mae", "mape", "directional_accuracy"):
+    for metric in METRICS:
         champion = f"{result.champion[metric]:.6g}" if result.champion else "-"
         table.add_row(metric, f"{result.metrics[metric]:.6g}", f"{result.baseline[metric]:.6g}", champion)
     return table

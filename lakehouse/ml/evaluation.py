@@ -11,6 +11,7 @@ from lakehouse.ml.features import EVENT_MS
 from lakehouse.ml.target import HORIZON_S, LABEL
 
 PREDICTED_RETURN = "predicted_return"
+BPS = 10_000.0  # basis points per unit of log return
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,20 @@ def with_baseline(valid: DataFrame) -> DataFrame:
 
 
 def forecast_metrics(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> dict[str, float]:
-    """RMSE, MAE and MAPE on the price H seconds ahead; directional accuracy on moves that happened."""
+    """Errors of the forecast H seconds ahead, over every row of every symbol.
+
+    `rmse_bps` and `mae_bps` measure the log-return error in basis points: scale-free, so a symbol
+    counts by its rows, not by its price (in price units one BTC row outweighs thousands of XRP rows,
+    and the gate would judge BTC alone). `rmse`, `mae` and `mape` are on the price itself, for people;
+    directional accuracy counts the moves that happened.
+    """
     predicted_price = F.col("price_d") * F.exp(F.col(prediction))
     error = predicted_price - F.col("future_price")
+    return_error = (F.col(prediction) - F.col(LABEL)) * BPS
     moved = F.signum(F.col(LABEL)) != 0
     row = scored.agg(
+        F.sqrt(F.avg(return_error * return_error)).alias("rmse_bps"),
+        F.avg(F.abs(return_error)).alias("mae_bps"),
         F.sqrt(F.avg(error * error)).alias("rmse"),
         F.avg(F.abs(error)).alias("mae"),
         (F.avg(F.abs(error) / F.col("future_price")) * 100).alias("mape"),
@@ -59,6 +69,8 @@ def forecast_metrics(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> d
     if row is None or not row.rows:
         raise ValueError("no rows to evaluate")
     return {
+        "rmse_bps": float(row.rmse_bps),
+        "mae_bps": float(row.mae_bps),
         "rmse": float(row.rmse),
         "mae": float(row.mae),
         "mape": float(row.mape),

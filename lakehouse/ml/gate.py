@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The metric the gate compares: the RMSE of the forecast log return in basis points, which weighs
+# every symbol's rows alike whatever its price (see lakehouse.ml.evaluation.forecast_metrics).
+GATE_METRIC = "rmse_bps"
+
 
 @dataclass(frozen=True)
 class GateDecision:
@@ -11,14 +15,14 @@ class GateDecision:
     reason: str
 
 
-def decide(candidate_rmse: float, baseline_rmse: float, champion_rmse: float | None) -> GateDecision:
-    """Compare RMSEs measured on the same validation window (lower is better)."""
-    if not candidate_rmse < baseline_rmse:
-        return GateDecision(False, f"RMSE {candidate_rmse:.6g} does not beat the naive baseline {baseline_rmse:.6g}")
-    if champion_rmse is not None and not candidate_rmse < champion_rmse:
-        return GateDecision(False, f"RMSE {candidate_rmse:.6g} does not beat the champion {champion_rmse:.6g}")
-    if champion_rmse is None:
-        return GateDecision(True, f"first model; RMSE {candidate_rmse:.6g} beats the baseline {baseline_rmse:.6g}")
+def decide(candidate: float, baseline: float, champion: float | None) -> GateDecision:
+    """Compare GATE_METRIC values measured on the same validation window (lower is better)."""
+    if not candidate < baseline:
+        return GateDecision(False, f"RMSE {candidate:.4g} bps does not beat the naive baseline {baseline:.4g} bps")
+    if champion is not None and not candidate < champion:
+        return GateDecision(False, f"RMSE {candidate:.4g} bps does not beat the champion {champion:.4g} bps")
+    if champion is None:
+        return GateDecision(True, f"first model; RMSE {candidate:.4g} bps beats the baseline {baseline:.4g} bps")
     return GateDecision(
-        True, f"RMSE {candidate_rmse:.6g} beats the champion {champion_rmse:.6g} and the baseline {baseline_rmse:.6g}"
+        True, f"RMSE {candidate:.4g} bps beats the champion {champion:.4g} bps and the baseline {baseline:.4g} bps"
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from lakehouse.ml import registry
 from lakehouse.ml.evaluation import PREDICTED_RETURN, TimeSplit, forecast_metrics, time_split, with_baseline
 from lakehouse.ml.features import FEATURE_COLUMNS, LOOKBACK_S, add_features
-from lakehouse.ml.gate import GateDecision, decide
+from lakehouse.ml.gate import GATE_METRIC, GateDecision, decide
 from lakehouse.ml.spark_models import load_spark_model, log_spark_model
 from lakehouse.ml.target import HORIZON_S, LABEL, add_target
 from lakehouse.settings import Settings
@@ -79,6 +79,18 @@ def _champion_metrics(valid: DataFrame, settings: Settings, progress: Progress) 
         return None
 
 
+def _require_movement(split: TimeSplit) -> None:
+    """Refuse a window in which no price moved: every forecast there is trivially "no change"."""
+    from pyspark.sql import functions as F
+
+    for name, frame in (("training", split.train), ("validation", split.valid)):
+        if not frame.where(F.col(LABEL) != 0).limit(1).count():
+            raise NotEnoughHistoryError(
+                f"no price moved within {HORIZON_S} s anywhere in the {name} window, so there is nothing to "
+                "forecast yet; let the streams run longer"
+            )
+
+
 def train(
     spark: SparkSession,
     settings: Settings,
@@ -103,6 +115,7 @@ def train(
             f"need at least {min_train_rows} training rows and {max(50, min_train_rows // 10)} validation rows, "
             f"have {train_rows} and {valid_rows}; let the streams run longer"
         )
+    _require_movement(split)
 
     with mlflow.start_run(run_name=f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}") as run:
         mlflow.log_params(
@@ -125,8 +138,9 @@ def train(
         champion_metrics = _champion_metrics(split.valid, settings, progress)
         mlflow.log_metrics({k: v for k, v in metrics.items() if k != "rows"})
         mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items() if k != "rows"})
-        mlflow.log_metric("rmse_improvement_over_baseline", (baseline["rmse"] - metrics["rmse"]) / baseline["rmse"])
-        mlflow.log_metric("mae_improvement_over_baseline", (baseline["mae"] - metrics["mae"]) / baseline["mae"])
+        for name in ("rmse_bps", "mae_bps"):  # the baseline's errors are > 0: _require_movement checked
+            improvement = (baseline[name] - metrics[name]) / baseline[name]
+            mlflow.log_metric(f"{name.removesuffix('_bps')}_improvement_over_baseline", improvement)
         if champion_metrics is not None:
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items() if k != "rows"})
 
@@ -147,7 +161,9 @@ def train(
             input_example=example,
         )
         version = str(info.registered_model_version)
-        decision = decide(metrics["rmse"], baseline["rmse"], champion_metrics["rmse"] if champion_metrics else None)
+        decision = decide(
+            metrics[GATE_METRIC], baseline[GATE_METRIC], champion_metrics[GATE_METRIC] if champion_metrics else None
+        )
         tags = {"promotion": "promoted" if decision.promote else "rejected", "gate_reason": decision.reason}
         mlflow.set_tags(tags)
         registry.tag_version(version, tags)

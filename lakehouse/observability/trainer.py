@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-METRICS = ("rmse", "mae", "mape", "directional_accuracy")
+METRICS = ("rmse_bps", "mae_bps", "rmse", "mae", "mape", "directional_accuracy")
 
 
 class TrainerMetrics:

@@ -55,8 +55,8 @@ def retrain(settings: Settings | None = None, spark: SparkSession | None = None)
         "version": result.version,
         "promoted": result.decision.promote,
         "reason": result.decision.reason,
-        "rmse": result.metrics["rmse"],
-        "baseline_rmse": result.baseline["rmse"],
+        "rmse_bps": result.metrics["rmse_bps"],
+        "baseline_rmse_bps": result.baseline["rmse_bps"],
     }
 
 

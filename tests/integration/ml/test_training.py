@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -33,11 +34,12 @@ def test_training_registers_and_the_gate_only_moves_the_alias_for_a_winner(spark
 
     first = train(spark, ml_settings, kind="gbt")
     assert first.decision.promote, first.decision.reason
-    assert first.metrics["rmse"] < first.baseline["rmse"]  # the synthetic order-flow signal is learnable
+    assert first.metrics["rmse_bps"] < first.baseline["rmse_bps"]  # the synthetic order-flow signal is learnable
     assert registry.current_champion().version == first.version
 
     run = mlflow.get_run(first.run_id)
-    for key in ("rmse", "mae", "mape", "directional_accuracy", "baseline_rmse", "rmse_improvement_over_baseline"):
+    expected = ("rmse_bps", "rmse", "mae", "mape", "directional_accuracy", "baseline_rmse_bps")
+    for key in (*expected, "rmse_improvement_over_baseline"):
         assert key in run.data.metrics, key
     assert run.data.params["horizon_s"] == "30"
     model_info = mlflow.models.get_model_info(f"runs:/{first.run_id}/model")
@@ -55,6 +57,24 @@ def test_training_registers_and_the_gate_only_moves_the_alias_for_a_winner(spark
 def test_too_little_history_is_refused_with_a_reason(spark, ml_settings) -> None:
     with pytest.raises(NotEnoughHistoryError, match="let the streams run longer"):
         train(spark, ml_settings, min_train_rows=10_000_000)
+
+
+def test_a_window_without_price_moves_is_refused_not_a_crash(spark, settings, tmp_path) -> None:
+    # A symbol that only just started trading, at one price: the baseline's error is 0, and dividing by it
+    # once crashed training with ZeroDivisionError instead of refusing.
+    flat = settings.model_copy(
+        update={
+            "lake_uri": (tmp_path / "flat-lake").as_uri(),
+            "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'flat.db'}",
+            "mlflow_artifact_root": (tmp_path / "flat-artifacts").as_uri(),
+        }
+    )
+    rows = [{**r, "price": Decimal("100")} for r in synthetic_trades(symbols=("FLAT",), minutes=10)]
+    spark.createDataFrame([tuple(r.values()) for r in rows], SILVER_SUBSET).write.format("delta").save(
+        flat.table_uri("silver", "trades")
+    )
+    with pytest.raises(NotEnoughHistoryError, match="no price moved"):
+        train(spark, flat)
 
 
 def test_train_model_script_has_help() -> None:

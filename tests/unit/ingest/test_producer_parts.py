@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,22 @@ def test_fallback_and_recording_come_from_settings_unless_given(tmp_path: Path) 
     assert (given.fallback, given.standin_recording, given.standin_speed) == ("none", Path("other.gz"), 0.0)
     assert parse_args([]).fallback == "none"
     assert Settings(standin_recording="").standin_recording is None
+
+
+def test_the_synthetic_market_is_learnable_but_not_trivial() -> None:
+    # The demo's first champion depends on this: the last 5 s of returns and of taker flow predict the
+    # next 30 s (mean reversion of a transient mispricing), but far from perfectly.
+    import statistics
+
+    market = SyntheticMarket(["BTCUSDT"], seed=3)
+    trades = [market.next_trade("BTCUSDT", NOW + i * 166) for i in range(20_000)]
+    log_prices = [math.log(float(t["p"])) for t in trades]
+    signed_flow = [-1.0 if t["m"] else 1.0 for t in trades]
+    recent, flow, future = [], [], []
+    for i in range(30, len(trades) - 180, 10):  # 30 trades = 5 s back, 180 trades = 30 s ahead
+        recent.append(log_prices[i] - log_prices[i - 30])
+        flow.append(sum(signed_flow[i - 30 : i + 1]))
+        future.append(log_prices[i + 180] - log_prices[i])
+    assert -0.6 < statistics.correlation(recent, future) < -0.2
+    assert 0.3 < statistics.correlation(flow, future) < 0.8  # takers lean against the mispricing
+    assert statistics.stdev(future) > 5e-4  # prices move: several bps per 30 s

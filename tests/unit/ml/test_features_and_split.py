@@ -86,7 +86,24 @@ def test_metrics_of_a_perfect_forecast_and_of_the_baseline(spark) -> None:
     labelled = add_target(add_features(spark.createDataFrame([tuple(r.values()) for r in history], SCHEMA)))
     perfect = forecast_metrics(labelled.withColumn(PREDICTED_RETURN, F.col(LABEL)))
     assert perfect["rmse"] == pytest.approx(0.0, abs=1e-9)
+    assert perfect["rmse_bps"] == pytest.approx(0.0, abs=1e-9)
     assert perfect["directional_accuracy"] == pytest.approx(1.0)
     naive = forecast_metrics(with_baseline(labelled))
     assert naive["rmse"] > 0 and naive["directional_accuracy"] == 0.0
     assert naive["mape"] > 0
+    assert naive["rmse_bps"] > 0 and naive["mae_bps"] <= naive["rmse_bps"]
+
+
+def test_return_metrics_weigh_symbols_by_rows_not_by_price(spark) -> None:
+    # The same relative error on a 60,000 and a 0.5 asset counts the same in bps; in price units the
+    # expensive one alone decides, which once let BTC's rows veto a model that was better everywhere.
+    rows = [
+        ("BTC", 60_000.0, 0.001, 0.002),  # price_d, forecast return, realised return
+        ("XRP", 0.5, 0.001, 0.002),
+    ]
+    scored = spark.createDataFrame(rows, "symbol string, price_d double, predicted_return double, r double")
+    scored = scored.withColumn(LABEL, F.col("r")).withColumn("future_price", F.col("price_d") * F.exp(F.col("r")))
+    metrics = forecast_metrics(scored)
+    assert metrics["rmse_bps"] == pytest.approx(10.0)  # 0.001 of log return = 10 bps on both rows
+    assert metrics["mae_bps"] == pytest.approx(10.0)
+    assert metrics["rmse"] > 40  # dominated by BTC's ~60 of price error

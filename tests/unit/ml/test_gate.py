@@ -16,3 +16,8 @@ def test_a_challenger_must_strictly_beat_the_champion() -> None:
     tie = decide(0.85, 1.0, 0.85)
     assert not tie.promote and "champion" in tie.reason
     assert not decide(0.9, 1.0, 0.85).promote
+
+
+def test_reasons_name_the_metric_and_the_figures() -> None:
+    reason = decide(12.5, 11.0, None).reason
+    assert "12.5 bps" in reason and "11 bps" in reason
