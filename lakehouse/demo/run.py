@@ -44,7 +44,9 @@ class DemoOptions:
     dashboard_port: int = 8501
     duration_s: float | None = None
     dbt_interval_s: float = 45.0
-    train_after_rows: int = 4000
+    # About 2.5 minutes of the default feeds (60 + 20 trades/s): on less, every model loses to the naive
+    # forecast (measured: 40 s of history never won), and a failed run costs minutes before the next try.
+    train_after_rows: int = 12_000
     train_check_s: float = 30.0
     train_retry_s: float = 120.0
     company_rate: float = 20.0

@@ -56,7 +56,6 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
         {
             "LAKEHOUSE_HOME": str(home),
             "LAKEHOUSE_JARS_DIR": str(jars_dir()),
-            "LAKEHOUSE_DEMO_TRAIN_AFTER_ROWS": "2500",
             "LAKEHOUSE_DEMO_TRAIN_CHECK_S": "15",
             "LAKEHOUSE_DEMO_DBT_INTERVAL_S": "20",
             # Hermetic whatever the network: Binance "unreachable" on a closed local port, so the demo takes
