@@ -97,6 +97,13 @@ class FeedReport:
     rejected: int = 0
     retries: int = 0
     elapsed_s: float = 0.0
+    # (symbol, trade_id) of every trade the API acknowledged, when a caller keeps a ledger (the chaos run).
+    acknowledged: list[tuple[str, str]] | None = None
+
+    def acknowledge(self, trades: list[dict[str, Any]]) -> None:
+        self.sent += len(trades)
+        if self.acknowledged is not None:
+            self.acknowledged.extend((trade["symbol"], trade["trade_id"]) for trade in trades)
 
     @property
     def rate(self) -> float:
@@ -122,14 +129,14 @@ async def post_batch(client: httpx.AsyncClient, trades: list[dict[str, Any]], re
             backoff_s = min(backoff_s * 2, 30)
             continue
         if response.status_code == 202:
-            report.sent += len(pending)
+            report.acknowledge(pending)
             return
         if response.status_code in (429, 503):
             report.retries += 1
             if response.status_code == 503:
                 body = response.json()
                 accepted = set(body.get("accepted", []))
-                report.sent += len(accepted)
+                report.acknowledge([trade for index, trade in enumerate(pending) if index in accepted])
                 pending = [trade for index, trade in enumerate(pending) if index not in accepted]
             wait = _retry_after(response, backoff_s)
             log.info("API answered %d; retrying %d trade(s) in %.1fs", response.status_code, len(pending), wait)
@@ -150,10 +157,11 @@ async def post_feed(
     duration_s: float | None,
     stop: asyncio.Event | None = None,
     report_every_s: float = 10.0,
+    report: FeedReport | None = None,
 ) -> FeedReport:
     """Post batches at rate_per_s trades/s until duration_s passes or stop is set."""
     stop = stop or asyncio.Event()
-    report = FeedReport()
+    report = report or FeedReport()
     started = last_report = time.monotonic()
     interval = batch_size / rate_per_s
     async with httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": api_key}, timeout=30) as client:
