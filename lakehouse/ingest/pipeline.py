@@ -1,9 +1,16 @@
-"""Frame -> canonical record -> Kafka, with gap detection, backfill and duplicate suppression."""
+"""Frame -> canonical record -> Kafka, with gap detection, backfill and duplicate suppression.
+
+Nothing the producer saw is dropped silently: a trade Kafka did not take (its delivery failed, e.g.
+after a Kafka outage longer than the message timeout) is produced again, and a gap REST could not
+fill is fetched again, both by `retry_pending` with exponential backoff; what is still pending shows
+in the `lakehouse_producer_undelivered` and `..._unfilled_trades` gauges and in log lines naming the ids.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -12,7 +19,7 @@ from confluent_kafka import KafkaError, Message
 from lakehouse.ingest.backfill import RestBackfiller
 from lakehouse.ingest.binance import MalformedMessage, parse_message
 from lakehouse.ingest.producer_metrics import ProducerMetrics
-from lakehouse.ingest.sequence import Gap, Seen, SequenceTracker
+from lakehouse.ingest.sequence import Gap, Seen, SequenceTracker, remaining_gaps
 from lakehouse.kafka.producer import TradeProducer
 from lakehouse.schema.trade import now_ms
 
@@ -20,6 +27,8 @@ log = logging.getLogger(__name__)
 
 POLL_EVERY = 200
 IDLE_POLL_S = 0.02
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
 
 
 class TradePipeline:
@@ -36,7 +45,8 @@ class TradePipeline:
         self.metrics = metrics
         self.backfiller = backfiller
         self.tracker = SequenceTracker()
-        self.unfilled: list[Gap] = []
+        self.unfilled: list[Gap] = []  # missing trade ids REST has not given yet: fetched again
+        self.undelivered: list[tuple[bytes, bytes]] = []  # (key, value) Kafka did not take: produced again
         self._since_poll = 0
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
@@ -45,9 +55,16 @@ class TradePipeline:
             latency = message.latency()
             if latency is not None:
                 self.metrics.observe_latency(latency)
-        else:
-            self.metrics.produce_failed += 1
-            log.error("Kafka did not take a trade: %s", error.str())
+            return
+        self.metrics.produce_failed += 1
+        value = message.value()
+        if value is None:
+            log.error("Kafka did not take a record without a value: %s", error.str())
+            return
+        if not self.undelivered:  # one line per episode; retry_pending names the ids
+            log.error("Kafka did not take a trade (%s); it will be produced again", error.str())
+        self.undelivered.append((message.key() or b"", value))
+        self.metrics.undelivered = len(self.undelivered)
 
     async def handle(self, frame: str | bytes | dict[str, Any]) -> None:
         self.metrics.received += 1
@@ -89,13 +106,100 @@ class TradePipeline:
         )
         if self.backfiller is None:
             self.unfilled.append(gap)
+            self._count_unfilled()
             return
+        left = await self._backfill(gap, ingest_time)
+        if not left:
+            log.info("gap in %s filled from REST: %d trade(s)", gap.symbol, gap.size)
+        else:
+            log.warning("gap in %s: REST did not give %s; fetching again later", gap.symbol, describe_gaps(left))
+
+    async def _backfill(self, gap: Gap, ingest_time: int) -> list[Gap]:
+        """Produce what REST has of the gap; keep (and return) the ids it did not give."""
+        assert self.backfiller is not None
         records = await self.backfiller.fetch(gap, ingest_time)
         for record in records:
             self.producer.produce_trade(record, self._delivered)
         self.metrics.backfilled += len(records)
-        if len(records) == gap.size:
-            log.info("gap in %s filled from REST: %d trade(s)", gap.symbol, len(records))
-        else:
-            self.unfilled.append(gap)
-            log.warning("gap in %s: REST gave %d of %d missing trade(s)", gap.symbol, len(records), gap.size)
+        left = remaining_gaps(gap, {int(record.trade_id) for record in records})
+        self.unfilled.extend(left)
+        self._count_unfilled()
+        return left
+
+    def _count_unfilled(self) -> None:
+        self.metrics.unfilled_trades = sum(gap.size for gap in self.unfilled)
+
+    async def retry_pending(self, stop: asyncio.Event) -> None:
+        """Until stop: produce again what Kafka did not take, and fetch again the gaps REST did not fill.
+
+        Backoff doubles (from RETRY_FIRST_S up to RETRY_MAX_S) while something stays pending, so an
+        exchange or broker that is down is not hammered; it resets once nothing is.
+        """
+        delay = RETRY_FIRST_S
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+            if not self.undelivered and not (self.unfilled and self.backfiller is not None):
+                delay = RETRY_FIRST_S
+                continue
+            self.redeliver()
+            await self.refetch_gaps()
+            pending = self.undelivered or (self.unfilled and self.backfiller is not None)
+            delay = min(delay * 2, RETRY_MAX_S) if pending else RETRY_FIRST_S
+
+    def redeliver(self) -> None:
+        records, self.undelivered = self.undelivered, []
+        self.metrics.undelivered = 0
+        if not records:
+            return
+        log.warning("producing again %d trade(s) Kafka did not take: %s", len(records), describe_records(records))
+        for key, value in records:
+            self.producer.produce(key, value, self._delivered)
+        self.metrics.redelivered += len(records)
+
+    async def refetch_gaps(self) -> None:
+        if self.backfiller is None or not self.unfilled:
+            return
+        gaps, self.unfilled = self.unfilled, []
+        ingest_time = now_ms()
+        for gap in gaps:
+            left = await self._backfill(gap, ingest_time)
+            if left:
+                log.warning("gap in %s still unfilled: %s", gap.symbol, describe_gaps(left))
+            else:
+                log.info("gap in %s %d..%d filled on a retry", gap.symbol, gap.first_missing, gap.last_missing)
+        self._count_unfilled()
+
+    def pending_report(self) -> str | None:
+        """What is still not in Kafka (for the last log line), or None when nothing is."""
+        parts = []
+        if self.unfilled:
+            parts.append(f"unfilled gaps {describe_gaps(self.unfilled)}")
+        if self.undelivered:
+            parts.append(f"undelivered {describe_records(self.undelivered)}")
+        return "; ".join(parts) or None
+
+
+def describe_gaps(gaps: list[Gap]) -> str:
+    return ", ".join(f"{gap.symbol} {gap.first_missing}..{gap.last_missing}" for gap in gaps)
+
+
+def describe_records(records: list[tuple[bytes, bytes]]) -> str:
+    """`BTCUSDT 12 trade(s) ids 100..140, ...` from canonical record values (ids may be non-numeric)."""
+    by_symbol: dict[str, list[str]] = {}
+    for _, value in records:
+        try:
+            record = json.loads(value)
+            by_symbol.setdefault(str(record["symbol"]), []).append(str(record["trade_id"]))
+        except (ValueError, KeyError, TypeError):
+            by_symbol.setdefault("?", []).append("?")
+    return ", ".join(
+        f"{symbol} {len(ids)} trade(s) ids {min(ids, key=_id_order)}..{max(ids, key=_id_order)}"
+        for symbol, ids in sorted(by_symbol.items())
+    )
+
+
+def _id_order(trade_id: str) -> tuple[int, str]:
+    return (int(trade_id), "") if trade_id.isdigit() else (0, trade_id)

@@ -74,14 +74,15 @@ async def _live_endpoints(
 
 @contextlib.asynccontextmanager
 async def _reports_served(pipeline: TradePipeline) -> AsyncIterator[None]:
-    """Kafka delivery reports keep being served while the source is quiet."""
+    """Kafka delivery reports keep being served while the source is quiet, and what Kafka or REST did
+    not give is retried in the background."""
     done = asyncio.Event()
-    task = asyncio.create_task(pipeline.serve_reports(done))
+    tasks = [asyncio.create_task(pipeline.serve_reports(done)), asyncio.create_task(pipeline.retry_pending(done))]
     try:
         yield
     finally:
         done.set()
-        await task
+        await asyncio.gather(*tasks)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
@@ -116,6 +117,7 @@ async def run_producer(
     )
     standin: ExchangeStandIn | None = None
     backfiller: RestBackfiller | None = None
+    pipeline: TradePipeline | None = None
     try:
         if options.source == "replay":
             if options.file is None:
@@ -134,6 +136,8 @@ async def run_producer(
             async with _reports_served(pipeline):
                 await LiveSource(url, pipeline, max_connection_age_s=options.max_connection_age_s).run(stop)
     finally:
+        if pipeline is not None:
+            pipeline.redeliver()  # a last try, inside the flush below
         left = await asyncio.to_thread(producer.close, options.flush_timeout_s)
         if backfiller is not None:
             await backfiller.close()
@@ -144,6 +148,9 @@ async def run_producer(
             metrics.value("received"), metrics.value("produced"), metrics.value("malformed"),
             metrics.value("gaps"), metrics.value("backfilled"), metrics.value("reconnects"), left,
         )  # fmt: skip
+        pending = pipeline.pending_report() if pipeline is not None else None
+        if pending:
+            log.error("producer stopped with trades that are not in Kafka: %s", pending)
     return metrics
 
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,11 @@ COUNTERS = {
     "gap_trades": ("gap_trades", "Trade ids missing from the stream"),
     "backfilled": ("backfilled", "Missing trades fetched over REST"),
     "reconnects": ("reconnects", "WebSocket reconnections"),
+    "redelivered": ("redelivered", "Trades produced again after Kafka did not take them"),
+}
+GAUGES = {
+    "undelivered": ("undelivered", "Trades Kafka did not take, waiting to be produced again"),
+    "unfilled_trades": ("unfilled_trades", "Missing trade ids REST has not given yet (fetched again with backoff)"),
 }
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -36,7 +41,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class ProducerMetrics:
     def __init__(self) -> None:
         self.received = self.produced = self.produce_failed = self.malformed = self.skipped = 0
-        self.duplicates = self.gap_trades = self.backfilled = self.reconnects = 0
+        self.duplicates = self.gap_trades = self.backfilled = self.reconnects = self.redelivered = 0
+        self.undelivered = self.unfilled_trades = 0
         self.gaps_by_symbol: dict[str, int] = {}
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
@@ -69,6 +75,8 @@ class _Collector(Collector):
         m = self.metrics
         for attribute, (name, documentation) in COUNTERS.items():
             yield CounterMetricFamily(PREFIX + name, documentation, value=getattr(m, attribute))
+        for attribute, (name, documentation) in GAUGES.items():
+            yield GaugeMetricFamily(PREFIX + name, documentation, value=getattr(m, attribute))
         gaps = CounterMetricFamily(PREFIX + "gaps", "Jumps in a symbol's trade ids", labels=["symbol"])
         for symbol, count in sorted(m.gaps_by_symbol.items()):
             gaps.add_metric([symbol], count)

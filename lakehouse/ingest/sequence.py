@@ -45,3 +45,17 @@ class SequenceTracker:
         if trade_id == last + 1:
             return Seen.NEXT, None
         return Seen.GAP, Gap(symbol, last + 1, trade_id - 1)
+
+
+def remaining_gaps(gap: Gap, fetched_ids: set[int]) -> list[Gap]:
+    """The parts of `gap` that `fetched_ids` did not cover, as contiguous gaps in id order."""
+    remaining: list[Gap] = []
+    start: int | None = None
+    for trade_id in range(gap.first_missing, gap.last_missing + 2):
+        missing = trade_id <= gap.last_missing and trade_id not in fetched_ids
+        if missing and start is None:
+            start = trade_id
+        elif not missing and start is not None:
+            remaining.append(Gap(gap.symbol, start, trade_id - 1))
+            start = None
+    return remaining

@@ -7,8 +7,10 @@ against what the stand-in generated: every trade id exactly once, nothing extra.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 
@@ -158,6 +160,7 @@ def test_skipped_trade_ids_are_reported_as_a_gap(
             )  # fmt: skip
     assert metrics.value("gaps") == 1 and metrics.value("gap_trades") == 3
     assert metrics.gaps_by_symbol == {"ETHUSDT": 1}
+    assert metrics.unfilled_trades == 3  # visible as a gauge until REST gives them
     gap_lines = [r.getMessage() for r in caplog.records if "gap in ETHUSDT trade ids" in r.getMessage()]
     assert len(gap_lines) == 1
     landed = landed_ids(read_topic(settings.kafka_bootstrap, topic, expected=297))
@@ -190,3 +193,63 @@ def test_a_restarted_producer_resumes_from_kafka_and_backfills_what_it_missed(se
     records = read_topic(settings.kafka_bootstrap, topic, expected=4000)
     assert_exactly_once(standin, records)  # nothing lost across the restart, nothing doubled
     assert second.value("gaps") >= 1 and second.value("backfilled") == second.value("gap_trades") > 0
+
+
+def test_a_gap_rest_could_not_fill_is_fetched_again_until_it_is(settings: Settings, topic: str) -> None:
+    with ExchangeStandIn(SYMBOLS, rate_per_s=200, total=400) as standin:
+        standin.rest_enabled = False  # the first backfill fails, as when Binance's REST API is down
+
+        def skip_then_recover(metrics: ProducerMetrics) -> None:
+            while metrics.value("received") < 40:
+                time.sleep(0.01)
+            standin.skip_ids("BTCUSDT", 5)
+            while metrics.unfilled_trades < 5:
+                time.sleep(0.01)
+            standin.rest_enabled = True  # REST is back: the retry with backoff must fill the gap
+
+        metrics = run_against(
+            standin, settings, topic, during=skip_then_recover,
+            until=lambda m: standin.finished.is_set() and m.value("produced") >= 400 and m.unfilled_trades == 0,
+        )  # fmt: skip
+    assert metrics.value("gap_trades") == 5 and metrics.value("backfilled") == 5
+    assert_exactly_once(standin, read_topic(settings.kafka_bootstrap, topic, expected=400))
+
+
+def test_trades_kafka_did_not_take_are_produced_again(settings: Settings) -> None:
+    from lakehouse.ingest.pipeline import TradePipeline
+    from lakehouse.ingest.standin import SyntheticMarket, combined_frame
+    from lakehouse.kafka.admin import ensure_topic
+    from lakehouse.kafka.producer import TradeProducer
+    from lakehouse.schema.trade import now_ms
+
+    topic = f"test-redeliver-{uuid.uuid4().hex[:10]}"  # not created yet, and the broker never auto-creates
+    producer = TradeProducer(settings.kafka_bootstrap, topic, message_timeout_ms=1500)
+    metrics = ProducerMetrics()
+    pipeline = TradePipeline(producer, metrics)
+    market = SyntheticMarket(["BTCUSDT"])
+    frames = [combined_frame(market.next_trade("BTCUSDT", now_ms())) for _ in range(50)]
+
+    async def main() -> None:
+        for frame in frames:
+            await pipeline.handle(frame)
+        deadline = time.monotonic() + 30
+        while metrics.produce_failed < 50 and time.monotonic() < deadline:
+            producer.poll(0.1)
+            await asyncio.sleep(0)
+        assert metrics.produce_failed == 50 and metrics.undelivered == 50 and metrics.produced == 0
+        ensure_topic(settings.kafka_bootstrap, topic, 1)  # Kafka can take them now
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(pipeline.retry_pending(stop)), asyncio.create_task(pipeline.serve_reports(stop))]
+        deadline = time.monotonic() + 60
+        while metrics.produced < 50 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(main())
+    finally:
+        producer.close(10)
+    assert metrics.produced == 50 and metrics.undelivered == 0 and metrics.redelivered >= 50
+    landed = read_topic(settings.kafka_bootstrap, topic, expected=50)
+    assert sorted(int(r.value["trade_id"]) for r in landed) == sorted(int(json.loads(f)["data"]["t"]) for f in frames)

@@ -133,3 +133,22 @@ def test_the_synthetic_market_is_learnable_but_not_trivial() -> None:
     assert -0.6 < statistics.correlation(recent, future) < -0.2
     assert 0.3 < statistics.correlation(flow, future) < 0.8  # takers lean against the mispricing
     assert statistics.stdev(future) > 5e-4  # prices move: several bps per 30 s
+
+
+def test_what_a_partial_backfill_leaves_is_the_exact_missing_ranges() -> None:
+    from lakehouse.ingest.sequence import remaining_gaps
+
+    gap = Gap("BTCUSDT", 10, 19)
+    assert remaining_gaps(gap, set(range(10, 20))) == []
+    assert remaining_gaps(gap, set()) == [gap]
+    assert remaining_gaps(gap, {10, 11, 14, 19}) == [Gap("BTCUSDT", 12, 13), Gap("BTCUSDT", 15, 18)]
+    assert remaining_gaps(Gap("X", 5, 5), {4, 6}) == [Gap("X", 5, 5)]
+
+
+def test_undelivered_records_are_described_by_symbol_and_id_range() -> None:
+    from lakehouse.ingest.pipeline import describe_records
+
+    pairs = [("ETHUSDT", "9"), ("BTCUSDT", "12"), ("BTCUSDT", "100"), ("BTCUSDT", "7")]
+    values = [json.dumps({"symbol": symbol, "trade_id": trade_id}).encode() for symbol, trade_id in pairs]
+    text = describe_records([(b"", v) for v in values] + [(b"", b"not json")])
+    assert text == "? 1 trade(s) ids ?..?, BTCUSDT 3 trade(s) ids 7..100, ETHUSDT 1 trade(s) ids 9..9"
