@@ -27,6 +27,19 @@ def summary_table(result: object) -> Table:
     return table
 
 
+def symbol_table(result: object) -> Table:
+    """RMSE in bps and directional accuracy per symbol: where the model helps and where it does not."""
+    from lakehouse.ml.train import TrainingResult
+
+    assert isinstance(result, TrainingResult)
+    table = Table("symbol", "rows", "rmse_bps", "naive rmse_bps", "directional_accuracy", title="per symbol")
+    for symbol, scores in result.by_symbol.items():
+        candidate, naive = scores["candidate"], scores["baseline"]
+        table.add_row(symbol, f"{candidate['rows']:.0f}", f"{candidate['rmse_bps']:.4g}", f"{naive['rmse_bps']:.4g}",
+                      f"{candidate['directional_accuracy']:.3f}")  # fmt: skip
+    return table
+
+
 def main(
     model: str = typer.Option("gbt", help="Regressor: gbt (gradient-boosted trees) or linear."),
     min_train_rows: int = typer.Option(500, help="Refuse to train on less labelled history than this."),
@@ -62,6 +75,7 @@ def main(
             console.print(f"[yellow]not enough history:[/] {error}")
             raise typer.Exit(3) from error
     console.print(summary_table(result))
+    console.print(symbol_table(result))
     verdict = "[green]promoted to @champion[/]" if result.decision.promote else "[yellow]registered, not promoted[/]"
     console.print(f"{verdict}: {result.decision.reason}  (run {result.run_id})")
 

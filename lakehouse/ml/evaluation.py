@@ -14,28 +14,53 @@ PREDICTED_RETURN = "predicted_return"
 BPS = 10_000.0  # basis points per unit of log return
 
 
+MIN_SYMBOL_ROWS = 100  # labelled rows a symbol needs to be trained and judged on
+
+
 @dataclass(frozen=True)
 class TimeSplit:
     train: DataFrame
     valid: DataFrame
-    cutoff_ms: int
-    train_end_ms: int
+    cutoffs: dict[str, tuple[int, int]]  # symbol -> (training ends, validation starts), epoch ms
+    skipped: dict[str, str]  # symbol -> why it takes no part
 
 
-def time_split(labelled: DataFrame, valid_fraction: float = 0.2, horizon_s: int = HORIZON_S) -> TimeSplit:
-    """Validation = the newest `valid_fraction` of time; training ends one horizon before it.
+def time_split(
+    labelled: DataFrame,
+    valid_fraction: float = 0.2,
+    horizon_s: int = HORIZON_S,
+    min_symbol_rows: int = MIN_SYMBOL_ROWS,
+) -> TimeSplit:
+    """Per symbol: validation = the newest `valid_fraction` of its time; training ends one horizon before.
 
-    The gap ("purge") matters: a training row's label looks H seconds ahead, so without it the last
-    training labels would be computed from validation-period prices.
+    Per symbol, because symbols have histories of their own: with one pooled window, a symbol recorded
+    last (or trading only lately) would make up the whole validation set and another none of it. The
+    gap ("purge") matters: a training row's label looks H seconds ahead, so without it the last
+    training labels would be computed from validation-period prices. A symbol with fewer than
+    `min_symbol_rows` labelled rows takes no part, with the reason in `skipped`.
     """
-    bounds = labelled.agg(F.min(EVENT_MS).alias("lo"), F.max(EVENT_MS).alias("hi")).first()
-    if bounds is None or bounds.lo is None:
-        raise ValueError("no labelled rows to split")
-    cutoff_ms = int(bounds.hi - (bounds.hi - bounds.lo) * valid_fraction)
-    train_end_ms = cutoff_ms - horizon_s * 1000
-    train = labelled.where(F.col(EVENT_MS) < train_end_ms)
-    valid = labelled.where(F.col(EVENT_MS) >= cutoff_ms)
-    return TimeSplit(train=train, valid=valid, cutoff_ms=cutoff_ms, train_end_ms=train_end_ms)
+    bounds = labelled.groupBy("symbol").agg(
+        F.min(EVENT_MS).alias("_lo"), F.max(EVENT_MS).alias("_hi"), F.count(F.lit(1)).alias("_rows")
+    )
+    cutoffs: dict[str, tuple[int, int]] = {}
+    skipped: dict[str, str] = {}
+    for row in bounds.collect():
+        if row["_rows"] < min_symbol_rows:
+            skipped[row.symbol] = f"{row['_rows']} labelled rows, fewer than {min_symbol_rows}"
+            continue
+        cutoff = int(row["_hi"] - (row["_hi"] - row["_lo"]) * valid_fraction)
+        cutoffs[row.symbol] = (cutoff - horizon_s * 1000, cutoff)
+    if not cutoffs:
+        raise ValueError("no symbol has enough labelled rows to split")
+    spark = labelled.sparkSession
+    limits = spark.createDataFrame(
+        [(symbol, end, start) for symbol, (end, start) in cutoffs.items()],
+        "symbol string, _train_end long, _valid_start long",
+    )
+    joined = labelled.join(F.broadcast(limits), "symbol")
+    train = joined.where(F.col(EVENT_MS) < F.col("_train_end")).drop("_train_end", "_valid_start")
+    valid = joined.where(F.col(EVENT_MS) >= F.col("_valid_start")).drop("_train_end", "_valid_start")
+    return TimeSplit(train=train, valid=valid, cutoffs=cutoffs, skipped=skipped)
 
 
 def with_baseline(valid: DataFrame) -> DataFrame:
@@ -77,3 +102,9 @@ def forecast_metrics(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> d
         "directional_accuracy": float(row.directional_accuracy or 0.0),
         "rows": float(row.rows),
     }
+
+
+def forecast_metrics_by_symbol(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> dict[str, dict[str, float]]:
+    """forecast_metrics for each symbol on its own."""
+    symbols = [row.symbol for row in scored.select("symbol").distinct().collect()]
+    return {symbol: forecast_metrics(scored.where(F.col("symbol") == symbol), prediction) for symbol in sorted(symbols)}

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from lakehouse.ml import registry
-from lakehouse.ml.evaluation import PREDICTED_RETURN, TimeSplit, forecast_metrics, time_split, with_baseline
+from lakehouse.ml.evaluation import (
+    PREDICTED_RETURN,
+    TimeSplit,
+    forecast_metrics,
+    forecast_metrics_by_symbol,
+    time_split,
+    with_baseline,
+)
 from lakehouse.ml.features import FEATURE_COLUMNS, LOOKBACK_S, add_features
 from lakehouse.ml.gate import GATE_METRIC, GateDecision, decide
 from lakehouse.ml.spark_models import load_spark_model, log_spark_model
@@ -40,6 +47,7 @@ class TrainingResult:
     champion: dict[str, float] | None
     decision: GateDecision
     rows: dict[str, int] = field(default_factory=dict)
+    by_symbol: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # symbol -> model -> metrics
 
 
 def load_silver(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -91,6 +99,30 @@ def _require_movement(split: TimeSplit) -> None:
             )
 
 
+def _split(labelled: DataFrame, min_train_rows: int, progress: Progress) -> tuple[TimeSplit, int, int]:
+    """The per-symbol time split, refused with a reason when there is too little to learn or to judge."""
+    try:
+        split: TimeSplit = time_split(labelled)
+    except ValueError as error:
+        raise NotEnoughHistoryError(f"{error}; let the streams run longer") from error
+    for symbol, reason in sorted(split.skipped.items()):
+        progress(f"leaving out {symbol}: {reason}")
+    train_rows, valid_rows = split.train.count(), split.valid.count()
+    if train_rows < min_train_rows or valid_rows < max(50, min_train_rows // 10):
+        raise NotEnoughHistoryError(
+            f"need at least {min_train_rows} training rows and {max(50, min_train_rows // 10)} validation rows, "
+            f"have {train_rows} and {valid_rows}; let the streams run longer"
+        )
+    _require_movement(split)
+    return split, train_rows, valid_rows
+
+
+def _evaluation_by_symbol(scored: DataFrame, baseline: DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """Per symbol, the candidate's and the naive baseline's metrics on the same rows."""
+    candidate, naive = forecast_metrics_by_symbol(scored), forecast_metrics_by_symbol(baseline)
+    return {symbol: {"candidate": candidate[symbol], "baseline": naive[symbol]} for symbol in candidate}
+
+
 def train(
     spark: SparkSession,
     settings: Settings,
@@ -108,14 +140,7 @@ def train(
     total = labelled.count()
     if total == 0:
         raise NotEnoughHistoryError("silver has no trade with a fully observed horizon yet")
-    split: TimeSplit = time_split(labelled)
-    train_rows, valid_rows = split.train.count(), split.valid.count()
-    if train_rows < min_train_rows or valid_rows < max(50, min_train_rows // 10):
-        raise NotEnoughHistoryError(
-            f"need at least {min_train_rows} training rows and {max(50, min_train_rows // 10)} validation rows, "
-            f"have {train_rows} and {valid_rows}; let the streams run longer"
-        )
-    _require_movement(split)
+    split, train_rows, valid_rows = _split(labelled, min_train_rows, progress)
 
     with mlflow.start_run(run_name=f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}") as run:
         mlflow.log_params(
@@ -126,15 +151,17 @@ def train(
                 "features": ",".join(FEATURE_COLUMNS),
                 "train_rows": train_rows,
                 "valid_rows": valid_rows,
-                "train_end_ms": split.train_end_ms,
-                "valid_start_ms": split.cutoff_ms,
+                "symbols": ",".join(sorted(split.cutoffs)),
             }
         )
         progress(f"fitting {kind} on {train_rows} rows")
         model = build_pipeline(kind).fit(split.train)  # type: ignore[attr-defined]
         progress(f"evaluating on {valid_rows} validation rows")
-        metrics = forecast_metrics(score(model, split.valid))
+        scored = score(model, split.valid)
+        metrics = forecast_metrics(scored)
         baseline = forecast_metrics(with_baseline(split.valid))
+        by_symbol = _evaluation_by_symbol(scored, with_baseline(split.valid))
+        mlflow.log_dict(by_symbol, "evaluation_by_symbol.json")
         champion_metrics = _champion_metrics(split.valid, settings, progress)
         mlflow.log_metrics({k: v for k, v in metrics.items() if k != "rows"})
         mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items() if k != "rows"})
@@ -181,4 +208,5 @@ def train(
         champion=champion_metrics,
         decision=decision,
         rows={"train": train_rows, "valid": valid_rows},
+        by_symbol=by_symbol,
     )

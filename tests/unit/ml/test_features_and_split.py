@@ -6,7 +6,13 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.ml.evaluation import PREDICTED_RETURN, forecast_metrics, time_split, with_baseline
+from lakehouse.ml.evaluation import (
+    PREDICTED_RETURN,
+    forecast_metrics,
+    forecast_metrics_by_symbol,
+    time_split,
+    with_baseline,
+)
 from lakehouse.ml.features import EVENT_MS, FEATURE_COLUMNS, LOOKBACK_S, add_features
 from lakehouse.ml.target import HORIZON_S, LABEL, add_target
 from tests.utils.market import SILVER_SUBSET_SCHEMA, synthetic_trades
@@ -72,13 +78,28 @@ def test_time_split_has_no_leakage(spark) -> None:
     history = synthetic_trades(minutes=10, seed=5)
     labelled = add_target(add_features(spark.createDataFrame([tuple(r.values()) for r in history], SCHEMA)))
     split = time_split(labelled, valid_fraction=0.25)
-    train_max = split.train.agg(F.max(EVENT_MS)).first()[0]
-    valid_min = split.valid.agg(F.min(EVENT_MS)).first()[0]
-    assert train_max < valid_min, "a validation row precedes a training row"
-    # A training label looks HORIZON_S ahead: it must not reach into the validation window.
-    assert train_max + HORIZON_S * 1000 <= valid_min
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        train_max = split.train.where(F.col("symbol") == symbol).agg(F.max(EVENT_MS)).first()[0]
+        valid_min = split.valid.where(F.col("symbol") == symbol).agg(F.min(EVENT_MS)).first()[0]
+        assert train_max < valid_min, "a validation row precedes a training row"
+        # A training label looks HORIZON_S ahead: it must not reach into the validation window.
+        assert train_max + HORIZON_S * 1000 <= valid_min
+        assert split.cutoffs[symbol][1] - split.cutoffs[symbol][0] == HORIZON_S * 1000
     assert split.train.count() > 0 and split.valid.count() > 0
     assert LOOKBACK_S >= HORIZON_S  # the stream feeds enough history to compute every feature
+
+
+def test_each_symbol_is_validated_on_its_own_newest_time(spark) -> None:
+    # Two symbols recorded a day apart: one pooled window would validate on the later one only.
+    early = synthetic_trades(symbols=("EARLY",), minutes=10, seed=1)
+    late = synthetic_trades(symbols=("LATE",), minutes=10, seed=2, start=T0 + timedelta(days=1))
+    few = synthetic_trades(symbols=("FEW",), minutes=1, trades_per_s=0.5, seed=3)
+    rows = [tuple(r.values()) for r in early + late + few]
+    labelled = add_target(add_features(spark.createDataFrame(rows, SCHEMA)))
+    split = time_split(labelled, valid_fraction=0.2)
+    valid_symbols = {row.symbol: row["count"] for row in split.valid.groupBy("symbol").count().collect()}
+    assert set(valid_symbols) == {"EARLY", "LATE"} and min(valid_symbols.values()) > 100
+    assert set(split.skipped) == {"FEW"} and "fewer than" in split.skipped["FEW"]
 
 
 def test_metrics_of_a_perfect_forecast_and_of_the_baseline(spark) -> None:
@@ -92,6 +113,8 @@ def test_metrics_of_a_perfect_forecast_and_of_the_baseline(spark) -> None:
     assert naive["rmse"] > 0 and naive["directional_accuracy"] == 0.0
     assert naive["mape"] > 0
     assert naive["rmse_bps"] > 0 and naive["mae_bps"] <= naive["rmse_bps"]
+    by_symbol = forecast_metrics_by_symbol(with_baseline(labelled))
+    assert by_symbol["A"]["rmse_bps"] == pytest.approx(naive["rmse_bps"])
 
 
 def test_return_metrics_weigh_symbols_by_rows_not_by_price(spark) -> None:
