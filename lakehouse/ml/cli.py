@@ -32,11 +32,17 @@ def symbol_table(result: object) -> Table:
     from lakehouse.ml.train import TrainingResult
 
     assert isinstance(result, TrainingResult)
-    table = Table("symbol", "rows", "rmse_bps", "naive rmse_bps", "directional_accuracy", title="per symbol")
+    table = Table("symbol", "rows", "rmse_bps", "naive rmse_bps", "R² vs naive", "direction (95 % CI)",
+                  "Diebold-Mariano p", title="per symbol")  # fmt: skip
     for symbol, scores in result.by_symbol.items():
-        candidate, naive = scores["candidate"], scores["baseline"]
-        table.add_row(symbol, f"{candidate['rows']:.0f}", f"{candidate['rmse_bps']:.4g}", f"{naive['rmse_bps']:.4g}",
-                      f"{candidate['directional_accuracy']:.3f}")  # fmt: skip
+        candidate, naive, sig = scores["candidate"], scores["baseline"], scores["significance"]
+        table.add_row(
+            symbol, f"{candidate['rows']:.0f}", f"{candidate['rmse_bps']:.4g}", f"{naive['rmse_bps']:.4g}",
+            f"{sig['r2_oos']:.3f}",
+            f"{candidate['directional_accuracy']:.3f} ({sig['directional_accuracy_low']:.3f}-"
+            f"{sig['directional_accuracy_high']:.3f})",
+            f"{sig['dm_p_value']:.3g}",
+        )  # fmt: skip
     return table
 
 

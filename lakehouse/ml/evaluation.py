@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -108,3 +109,41 @@ def forecast_metrics_by_symbol(scored: DataFrame, prediction: str = PREDICTED_RE
     """forecast_metrics for each symbol on its own."""
     symbols = [row.symbol for row in scored.select("symbol").distinct().collect()]
     return {symbol: forecast_metrics(scored.where(F.col("symbol") == symbol), prediction) for symbol in sorted(symbols)}
+
+
+POOLED = "*"  # the key of every symbol together in forecast_significance
+
+
+def forecast_significance(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> dict[str, dict[str, float]]:
+    """Per symbol, and pooled under POOLED: out-of-sample R² against the naive forecast, directional
+    accuracy with its 95 % interval, and the Diebold-Mariano test against the naive forecast."""
+    from lakehouse.ml import significance as sig
+
+    # pandas.DataFrame (pyspark types toPandas loosely)
+    frame: Any = scored.select("symbol", EVENT_MS, LABEL, prediction).orderBy("symbol", EVENT_MS).toPandas()
+    groups = {str(symbol): group for symbol, group in frame.groupby("symbol", sort=True)}
+    result: dict[str, dict[str, float]] = {}
+    lags: list[int] = []
+    for symbol, group in groups.items():
+        lag = sig.rows_per_horizon(group[EVENT_MS].tolist(), HORIZON_S * 1000)
+        lags.append(lag)
+        result[symbol] = _significance(group[LABEL].tolist(), group[prediction].tolist(), lag)
+    result[POOLED] = _significance(frame[LABEL].tolist(), frame[prediction].tolist(), max(lags, default=0))
+    return result
+
+
+def _significance(actual: list[float], predicted: list[float], lag: int) -> dict[str, float]:
+    from lakehouse.ml import significance as sig
+
+    hits, moves = sig.directional_hits(actual, predicted)
+    low, high = sig.wilson_interval(hits, moves)
+    errors = [p - a for a, p in zip(actual, predicted, strict=True)]
+    test = sig.diebold_mariano(errors, [-a for a in actual], lag)
+    return {
+        "r2_oos": sig.r2_out_of_sample(actual, predicted),
+        "directional_accuracy_low": low,
+        "directional_accuracy_high": high,
+        "dm_statistic": test.statistic,
+        "dm_p_value": test.p_value,
+        "dm_lag": float(test.lag),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,10 +11,12 @@ from typing import TYPE_CHECKING, Literal
 
 from lakehouse.ml import registry
 from lakehouse.ml.evaluation import (
+    POOLED,
     PREDICTED_RETURN,
     TimeSplit,
     forecast_metrics,
     forecast_metrics_by_symbol,
+    forecast_significance,
     time_split,
     with_baseline,
 )
@@ -48,6 +51,7 @@ class TrainingResult:
     decision: GateDecision
     rows: dict[str, int] = field(default_factory=dict)
     by_symbol: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # symbol -> model -> metrics
+    significance: dict[str, float] = field(default_factory=dict)  # pooled R², direction interval, Diebold-Mariano
 
 
 def load_silver(spark: SparkSession, settings: Settings) -> DataFrame:
@@ -117,10 +121,15 @@ def _split(labelled: DataFrame, min_train_rows: int, progress: Progress) -> tupl
     return split, train_rows, valid_rows
 
 
-def _evaluation_by_symbol(scored: DataFrame, baseline: DataFrame) -> dict[str, dict[str, dict[str, float]]]:
-    """Per symbol, the candidate's and the naive baseline's metrics on the same rows."""
+def _evaluation_by_symbol(
+    scored: DataFrame, baseline: DataFrame, significance: dict[str, dict[str, float]]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per symbol: the candidate's and the naive baseline's metrics on the same rows, and the significance."""
     candidate, naive = forecast_metrics_by_symbol(scored), forecast_metrics_by_symbol(baseline)
-    return {symbol: {"candidate": candidate[symbol], "baseline": naive[symbol]} for symbol in candidate}
+    return {
+        symbol: {"candidate": candidate[symbol], "baseline": naive[symbol], "significance": significance[symbol]}
+        for symbol in candidate
+    }
 
 
 def train(
@@ -160,8 +169,10 @@ def train(
         scored = score(model, split.valid)
         metrics = forecast_metrics(scored)
         baseline = forecast_metrics(with_baseline(split.valid))
-        by_symbol = _evaluation_by_symbol(scored, with_baseline(split.valid))
+        significance = forecast_significance(scored)
+        by_symbol = _evaluation_by_symbol(scored, with_baseline(split.valid), significance)
         mlflow.log_dict(by_symbol, "evaluation_by_symbol.json")
+        mlflow.log_metrics({k: v for k, v in significance[POOLED].items() if math.isfinite(v)})
         champion_metrics = _champion_metrics(split.valid, settings, progress)
         mlflow.log_metrics({k: v for k, v in metrics.items() if k != "rows"})
         mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items() if k != "rows"})
@@ -209,4 +220,5 @@ def train(
         decision=decision,
         rows={"train": train_rows, "valid": valid_rows},
         by_symbol=by_symbol,
+        significance=significance[POOLED],
     )

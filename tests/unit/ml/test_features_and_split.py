@@ -7,9 +7,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from lakehouse.ml.evaluation import (
+    POOLED,
     PREDICTED_RETURN,
     forecast_metrics,
     forecast_metrics_by_symbol,
+    forecast_significance,
     time_split,
     with_baseline,
 )
@@ -130,3 +132,15 @@ def test_return_metrics_weigh_symbols_by_rows_not_by_price(spark) -> None:
     assert metrics["rmse_bps"] == pytest.approx(10.0)  # 0.001 of log return = 10 bps on both rows
     assert metrics["mae_bps"] == pytest.approx(10.0)
     assert metrics["rmse"] > 40  # dominated by BTC's ~60 of price error
+
+
+def test_significance_per_symbol_and_pooled(spark) -> None:
+    history = synthetic_trades(symbols=("A", "B"), minutes=6, seed=4)
+    labelled = add_target(add_features(spark.createDataFrame([tuple(r.values()) for r in history], SCHEMA)))
+    perfect = forecast_significance(labelled.withColumn(PREDICTED_RETURN, F.col(LABEL)))
+    assert set(perfect) == {"A", "B", POOLED}
+    assert perfect[POOLED]["r2_oos"] == pytest.approx(1.0)
+    assert perfect["A"]["dm_statistic"] < 0 and perfect["A"]["dm_p_value"] < 0.01  # the model's loss is lower
+    assert perfect["A"]["dm_lag"] >= 30  # ~4 trades/s over a 30 s horizon share it
+    naive = forecast_significance(with_baseline(labelled))
+    assert naive[POOLED]["r2_oos"] == pytest.approx(0.0) and naive["B"]["directional_accuracy_high"] < 0.02
