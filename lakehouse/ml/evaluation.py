@@ -136,7 +136,8 @@ def _significance(actual: list[float], predicted: list[float], lag: int) -> dict
     from lakehouse.ml import significance as sig
 
     hits, moves = sig.directional_hits(actual, predicted)
-    low, high = sig.wilson_interval(hits, moves)
+    overlap = max(1, lag)  # rows sharing one horizon count about once (see lakehouse.ml.significance)
+    low, high = sig.wilson_interval(hits / overlap, moves / overlap)
     errors = [p - a for a, p in zip(actual, predicted, strict=True)]
     test = sig.diebold_mariano(errors, [-a for a in actual], lag)
     return {

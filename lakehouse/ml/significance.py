@@ -2,7 +2,9 @@
 
 - Out-of-sample R² against the naive forecast (Campbell and Thompson): 1 - SSE(model) / SSE(naive); above
   0 means the model's squared errors are smaller than the naive forecast's on the same rows.
-- Directional accuracy with a 95 % Wilson interval, on the rows whose price moved.
+- Directional accuracy with a 95 % Wilson interval, on the rows whose price moved, over an effective
+  sample size (moves / rows per horizon): neighbouring forecasts share their outcome, so counting every
+  row as independent would make the interval far too narrow.
 - The Diebold-Mariano test of equal squared-error loss, with a Newey-West (Bartlett) long-run variance:
   30-second-ahead forecasts made a few trades apart share most of their horizon, so their loss
   differences are strongly autocorrelated and a plain t-test would overstate the evidence.
@@ -35,8 +37,10 @@ def r2_out_of_sample(actual: Sequence[float], predicted: Sequence[float]) -> flo
     return 1 - model / naive
 
 
-def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (well-behaved near 0 and 1, unlike the normal one)."""
+def wilson_interval(successes: float, trials: float, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (well-behaved near 0 and 1, unlike the normal one).
+
+    Counts may be fractional: an effective sample size, for rows that are not independent."""
     if trials == 0:
         return (math.nan, math.nan)
     p = successes / trials

@@ -143,4 +143,4 @@ def test_significance_per_symbol_and_pooled(spark) -> None:
     assert perfect["A"]["dm_statistic"] < 0 and perfect["A"]["dm_p_value"] < 0.01  # the model's loss is lower
     assert perfect["A"]["dm_lag"] >= 30  # ~4 trades/s over a 30 s horizon share it
     naive = forecast_significance(with_baseline(labelled))
-    assert naive[POOLED]["r2_oos"] == pytest.approx(0.0) and naive["B"]["directional_accuracy_high"] < 0.02
+    assert naive[POOLED]["r2_oos"] == pytest.approx(0.0) and naive["B"]["directional_accuracy_high"] < 0.5

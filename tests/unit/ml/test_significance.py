@@ -58,3 +58,10 @@ def test_overlapping_horizons_widen_the_test() -> None:
 def test_rows_per_horizon() -> None:
     assert rows_per_horizon([0, 1000, 2000, 3000], 30_000) == 40
     assert rows_per_horizon([5], 30_000) == 0
+
+
+def test_an_effective_sample_size_widens_the_interval() -> None:
+    independent = wilson_interval(600, 1000)
+    overlapping = wilson_interval(600 / 40, 1000 / 40)  # 40 rows per horizon: about 25 independent outcomes
+    assert overlapping[0] < independent[0] and overlapping[1] > independent[1]
+    assert overlapping[0] < 0.5 < independent[0]  # 60 % right is no evidence of skill on 25 outcomes
