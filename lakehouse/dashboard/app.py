@@ -67,11 +67,24 @@ def champion_version(tracking_uri: str) -> tuple[str | None, str]:
         version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     except MlflowException as error:
         if "RESOURCE_DOES_NOT_EXIST" in str(error.error_code) or "not found" in str(error).lower():
-            return None, f"no {MODEL_NAME}@{CHAMPION_ALIAS} yet"
+            return None, f"no {MODEL_NAME}@{CHAMPION_ALIAS} yet{_why_not_promoted(client, MODEL_NAME)}"
         return None, f"registry unreachable: {error.message[:120]}"
     except Exception as error:  # any outage of an optional panel becomes a note, not a crash
         return None, f"registry unreachable: {type(error).__name__}"
     return str(version.version), f"{MODEL_NAME}@{CHAMPION_ALIAS}"
+
+
+def _why_not_promoted(client: Any, model_name: str) -> str:
+    """`: v3 was not promoted (RMSE ... does not beat ...)` from the newest version's gate tags, or ''."""
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except Exception:  # the reason is a courtesy; its absence is not an error
+        return ""
+    if not versions:
+        return " (no model trained yet)"
+    newest = max(versions, key=lambda version: int(version.version))
+    reason = (newest.tags or {}).get("gate_reason")
+    return f": v{newest.version} was not promoted ({reason})" if reason else ""
 
 
 @st.cache_data(ttl=PROBE_TTL_S, show_spinner=False)
