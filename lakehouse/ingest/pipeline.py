@@ -141,13 +141,20 @@ class TradePipeline:
                 await asyncio.wait_for(stop.wait(), delay)
             if stop.is_set():
                 return
-            if not self.undelivered and not (self.unfilled and self.backfiller is not None):
+            if not self.undelivered and not self._refetchable():
                 delay = RETRY_FIRST_S
                 continue
             self.redeliver()
             await self.refetch_gaps()
-            pending = self.undelivered or (self.unfilled and self.backfiller is not None)
+            pending = self.undelivered or self._refetchable()
             delay = min(delay * 2, RETRY_MAX_S) if pending else RETRY_FIRST_S
+
+    def _refetchable(self) -> list[Gap]:
+        """Unfilled gaps REST may still give: not those over the backfiller's limit (they stay listed)."""
+        if self.backfiller is None:
+            return []
+        limit = self.backfiller.max_trades
+        return [gap for gap in self.unfilled if gap.size <= limit]
 
     def redeliver(self) -> None:
         records, self.undelivered = self.undelivered, []
@@ -160,9 +167,10 @@ class TradePipeline:
         self.metrics.redelivered += len(records)
 
     async def refetch_gaps(self) -> None:
-        if self.backfiller is None or not self.unfilled:
+        gaps = self._refetchable()
+        if not gaps:
             return
-        gaps, self.unfilled = self.unfilled, []
+        self.unfilled = [gap for gap in self.unfilled if gap not in gaps]
         ingest_time = now_ms()
         for gap in gaps:
             left = await self._backfill(gap, ingest_time)

@@ -48,14 +48,15 @@ class SequenceTracker:
 
 
 def remaining_gaps(gap: Gap, fetched_ids: set[int]) -> list[Gap]:
-    """The parts of `gap` that `fetched_ids` did not cover, as contiguous gaps in id order."""
+    """The parts of `gap` that `fetched_ids` did not cover, as contiguous gaps in id order.
+
+    Walks the fetched ids, not the gap: a gap after a long outage can span millions of ids."""
     remaining: list[Gap] = []
-    start: int | None = None
-    for trade_id in range(gap.first_missing, gap.last_missing + 2):
-        missing = trade_id <= gap.last_missing and trade_id not in fetched_ids
-        if missing and start is None:
-            start = trade_id
-        elif not missing and start is not None:
-            remaining.append(Gap(gap.symbol, start, trade_id - 1))
-            start = None
+    next_missing = gap.first_missing
+    for trade_id in sorted(i for i in fetched_ids if gap.first_missing <= i <= gap.last_missing):
+        if trade_id > next_missing:
+            remaining.append(Gap(gap.symbol, next_missing, trade_id - 1))
+        next_missing = trade_id + 1
+    if next_missing <= gap.last_missing:
+        remaining.append(Gap(gap.symbol, next_missing, gap.last_missing))
     return remaining

@@ -152,3 +152,11 @@ def test_undelivered_records_are_described_by_symbol_and_id_range() -> None:
     values = [json.dumps({"symbol": symbol, "trade_id": trade_id}).encode() for symbol, trade_id in pairs]
     text = describe_records([(b"", v) for v in values] + [(b"", b"not json")])
     assert text == "? 1 trade(s) ids ?..?, BTCUSDT 3 trade(s) ids 7..100, ETHUSDT 1 trade(s) ids 9..9"
+
+
+def test_a_huge_gap_is_split_without_walking_every_id() -> None:
+    from lakehouse.ingest.sequence import remaining_gaps
+
+    gap = Gap("BTCUSDT", 1, 10**12)
+    assert remaining_gaps(gap, {5, 6}) == [Gap("BTCUSDT", 1, 4), Gap("BTCUSDT", 7, 10**12)]
+    assert remaining_gaps(gap, {0, 10**12 + 1}) == [gap]  # ids outside the gap are ignored
