@@ -277,9 +277,11 @@ class ChaosPlatform:
 
         if self.supervisor is not None:
             self.supervisor.stop_all()
-        with contextlib.suppress(Exception):
-            for pid in _children(LocalInfra().postgres.pid_file.running_pid() or 0):
-                os.kill(pid, signal.SIGCONT)  # never leave a frozen server behind
+        postmaster = LocalInfra().postgres.pid_file.running_pid()
+        if postmaster is not None:  # never leave a frozen server behind (postgres_freeze thaws it too)
+            for pid in (postmaster, *_children(postmaster)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
         LocalInfra().down()
 
 
