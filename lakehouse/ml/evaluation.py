@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.ml.features import EVENT_MS
@@ -69,19 +69,12 @@ def with_baseline(valid: DataFrame) -> DataFrame:
     return valid.withColumn(PREDICTED_RETURN, F.lit(0.0))
 
 
-def forecast_metrics(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> dict[str, float]:
-    """Errors of the forecast H seconds ahead, over every row of every symbol.
-
-    `rmse_bps` and `mae_bps` measure the log-return error in basis points: scale-free, so a symbol
-    counts by its rows, not by its price (in price units one BTC row outweighs thousands of XRP rows,
-    and the gate would judge BTC alone). `rmse`, `mae` and `mape` are on the price itself, for people;
-    directional accuracy counts the moves that happened.
-    """
+def _metric_columns(prediction: str) -> list[Column]:
     predicted_price = F.col("price_d") * F.exp(F.col(prediction))
     error = predicted_price - F.col("future_price")
     return_error = (F.col(prediction) - F.col(LABEL)) * BPS
     moved = F.signum(F.col(LABEL)) != 0
-    row = scored.agg(
+    return [
         F.sqrt(F.avg(return_error * return_error)).alias("rmse_bps"),
         F.avg(F.abs(return_error)).alias("mae_bps"),
         F.sqrt(F.avg(error * error)).alias("rmse"),
@@ -91,7 +84,10 @@ def forecast_metrics(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> d
             "directional_accuracy"
         ),
         F.count(F.lit(1)).alias("rows"),
-    ).first()
+    ]
+
+
+def _as_metrics(row: Row | None) -> dict[str, float]:
     if row is None or not row.rows:
         raise ValueError("no rows to evaluate")
     return {
@@ -105,10 +101,21 @@ def forecast_metrics(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> d
     }
 
 
+def forecast_metrics(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> dict[str, float]:
+    """Errors of the forecast H seconds ahead, over every row of every symbol.
+
+    `rmse_bps` and `mae_bps` measure the log-return error in basis points: scale-free, so a symbol
+    counts by its rows, not by its price (in price units one BTC row outweighs thousands of XRP rows,
+    and the gate would judge BTC alone). `rmse`, `mae` and `mape` are on the price itself, for people;
+    directional accuracy counts the moves that happened.
+    """
+    return _as_metrics(scored.agg(*_metric_columns(prediction)).first())
+
+
 def forecast_metrics_by_symbol(scored: DataFrame, prediction: str = PREDICTED_RETURN) -> dict[str, dict[str, float]]:
-    """forecast_metrics for each symbol on its own."""
-    symbols = [row.symbol for row in scored.select("symbol").distinct().collect()]
-    return {symbol: forecast_metrics(scored.where(F.col("symbol") == symbol), prediction) for symbol in sorted(symbols)}
+    """forecast_metrics for each symbol on its own, in one aggregation."""
+    rows = scored.groupBy("symbol").agg(*_metric_columns(prediction)).collect()
+    return {row.symbol: _as_metrics(row) for row in sorted(rows, key=lambda row: row.symbol)}
 
 
 POOLED = "*"  # the key of every symbol together in forecast_significance
