@@ -352,19 +352,15 @@ class AcknowledgedLoad:
 def read_layers(env: dict[str, str]) -> Layers:
     """Kafka's record count, bronze, silver, quarantine and the PostgreSQL mirror, read without Spark."""
     import psycopg
-    from confluent_kafka import Consumer, TopicPartition
     from deltalake import DeltaTable
 
-    topic = env.get("LAKEHOUSE_KAFKA_TOPIC", "raw-trades")
-    consumer = Consumer({"bootstrap.servers": env["LAKEHOUSE_KAFKA_BOOTSTRAP"], "group.id": "chaos-ledger"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        kafka_records = 0
-        for partition in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            kafka_records += high - low
-    finally:
-        consumer.close()
+    from lakehouse.dashboard.health import topic_end_offsets
+
+    # A private topic from which nothing is ever deleted: its end offsets count every record.
+    end_offsets = topic_end_offsets(
+        env["LAKEHOUSE_KAFKA_BOOTSTRAP"], env.get("LAKEHOUSE_KAFKA_TOPIC", "raw-trades"), 30
+    )
+    kafka_records = sum(end_offsets.values())
 
     lake = env["LAKEHOUSE_LAKE_URI"].removeprefix("file://")
 
