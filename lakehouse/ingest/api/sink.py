@@ -23,7 +23,11 @@ class KafkaSink:
 
     def __init__(self, producer: TradeProducer, ack_timeout_s: float) -> None:
         self.producer = producer
-        # librdkafka fails a record after message.timeout.ms; the margin covers the report's way back.
+        # How long a request waits for room in a full local queue before refusing what did not fit: room
+        # appears only as queued records are acknowledged or time out, so longer than this is an outage.
+        self.room_wait_s = ack_timeout_s
+        # librdkafka fails a record after message.timeout.ms (checked about once a second, later on a
+        # loaded machine); the margin covers that and the report's way back.
         self.wait_s = ack_timeout_s + 5.0
         self._poller: asyncio.Task[None] | None = None
         # The newest request outcome: a broker can answer metadata while deliveries still fail. A failure
@@ -57,7 +61,7 @@ class KafkaSink:
         loop = asyncio.get_running_loop()
         tracker, waiting = self.producer.queue_batch(items, on_complete=on_complete)
         last_queued = loop.time()
-        give_up = last_queued + self.wait_s
+        give_up = last_queued + self.room_wait_s
         while waiting:
             # The local queue is full: wait for room without blocking the loop, which keeps serving
             # delivery reports (they make the room), other requests and /health meanwhile.
