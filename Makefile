@@ -68,4 +68,6 @@ down: ## docker compose: stop everything (volumes are kept)
 .PHONY: clean
 clean: ## Stop local infra and delete .lakehouse/ (all local data)
 	-@$(RUN) lakehouse infra down
+	@# as root, a cluster the postgres user could not reach here lives in its home, linked from here
+	@[ ! -L .lakehouse/postgres ] || rm -rf "$$(readlink -f .lakehouse/postgres)"
 	rm -rf .lakehouse

@@ -139,28 +139,39 @@ class LocalInfra:
         self.ports_file.write_text(json.dumps(asdict(ports), indent=2))
         bootstrap = f"127.0.0.1:{ports.kafka}"
 
-        if not kafka_running:
-            self.kafka.write_config(KafkaPorts(ports.kafka, ports.kafka_controller), partitions)
-            self.kafka.format_storage()
-            log.info("starting Kafka on %s", bootstrap)
-            self.kafka.start()
-        if not pg_running:
-            self.postgres.init_cluster(bin_dir, passwords.admin)
-            log.info("starting PostgreSQL on 127.0.0.1:%d", ports.postgres)
-            self.postgres.start(bin_dir, ports.postgres)
+        started_here: list[LocalKafka | LocalPostgres] = []
+        try:
+            if not kafka_running:
+                self.kafka.write_config(KafkaPorts(ports.kafka, ports.kafka_controller), partitions)
+                self.kafka.format_storage()
+                log.info("starting Kafka on %s", bootstrap)
+                started_here.append(self.kafka)
+                self.kafka.start()
+            if not pg_running:
+                self.postgres.init_cluster(bin_dir, passwords.admin)
+                log.info("starting PostgreSQL on 127.0.0.1:%d", ports.postgres)
+                started_here.append(self.postgres)
+                self.postgres.start(bin_dir, ports.postgres)
+            self._wait_healthy(ports, passwords, settings.kafka_topic, partitions)
+        except BaseException:
+            # A failed start leaves nothing of its own running (what was already up stays up).
+            for component in reversed(started_here):
+                component.stop()
+            raise
+        self.write_env(ports, passwords)
+        log.info("local infra healthy in %.1fs; settings in %s", time.monotonic() - started, env_file())
+        return self.status()
 
+    def _wait_healthy(self, ports: InfraPorts, passwords: PgPasswords, topic: str, partitions: int) -> None:
+        from lakehouse.kafka.admin import ensure_topic
+
+        bootstrap = f"127.0.0.1:{ports.kafka}"
         processes.wait_until(
             lambda: server_healthy(ports.postgres, passwords.admin), 60, "PostgreSQL", self.postgres.log_file
         )
         bootstrap_database(ports.postgres, passwords)
         processes.wait_until(self._kafka_alive_and(bootstrap), 90, "Kafka", self.kafka.log_file)
-
-        from lakehouse.kafka.admin import ensure_topic
-
-        ensure_topic(bootstrap, settings.kafka_topic, partitions)
-        self.write_env(ports, passwords)
-        log.info("local infra healthy in %.1fs; settings in %s", time.monotonic() - started, env_file())
-        return self.status()
+        ensure_topic(bootstrap, topic, partitions)
 
     def _kafka_alive_and(self, bootstrap: str) -> Callable[[], bool]:
         def check() -> bool:

@@ -1,11 +1,15 @@
 """A private PostgreSQL server from the Debian packages, its data directory under `.lakehouse/`.
 
 PostgreSQL refuses to run as root, so when we are root the server runs as the `postgres` system user
-that the Debian package creates. Only TCP on 127.0.0.1 is used (no Unix socket path length limits).
+that the Debian package creates. That user must be able to enter every parent folder of the cluster,
+which it cannot in a clone under root's private home (mode 700): there the cluster lives in the
+`postgres` user's own home instead, and `.lakehouse/postgres` is a link to it. Only TCP on 127.0.0.1
+is used (no Unix socket path length limits).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -26,6 +30,8 @@ WRITER_ROLE = "lakehouse_writer"
 READER_ROLE = "lakehouse_reader"
 # The one definition of roles, schemas and grants, shared with compose's init script and the tests.
 ROLES_SQL = REPO_ROOT / "ops" / "postgres" / "initdb" / "lakehouse" / "roles.sql"
+# Where clusters the `postgres` user could not reach in their state folder live (its Debian home).
+SERVER_USER_HOME = Path("/var/lib/postgresql/lakehouse")
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,20 @@ class LocalPostgres:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.data_dir = root / "data"
         self.log_file = root.parent / "logs" / "postgres.log"
-        self.pid_file = processes.PidFile(self.data_dir / "postmaster.pid", marker=str(self.data_dir))
+
+    @property
+    def home(self) -> Path:
+        """The cluster's real folder: `root`, or where its link points (see the module's docstring)."""
+        return self.root.resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def pid_file(self) -> processes.PidFile:
+        return processes.PidFile(self.data_dir / "postmaster.pid", marker=str(self.data_dir))
 
     @staticmethod
     def _as_server_user(command: list[str]) -> list[str]:
@@ -98,6 +115,38 @@ class LocalPostgres:
         for path in paths:
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
+    def _server_user_can_enter(self, folder: Path) -> bool:
+        command = self._as_server_user(["test", "-x", str(folder)])
+        return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+    def _place(self) -> None:
+        """Create the cluster's folder where the server's user can reach it (as root: maybe outside)."""
+        if self.root.is_symlink() and not self.root.exists():
+            self.root.unlink()  # its target was deleted
+        if os.geteuid() != 0 or self.root.is_symlink() or self._server_user_can_enter(self.root.parent):
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._chown_to_server_user(self.home)
+            return
+        shutil.rmtree(self.root, ignore_errors=True)  # what an earlier, failed initdb left here
+        # One folder per state folder, named by its path; a leftover there belonged to a state folder
+        # that was deleted (its link with it), so its cluster and passwords are gone for good.
+        outside = SERVER_USER_HOME / hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        for pid in processes.pids_with_marker(str(outside / "data")):
+            processes.terminate(pid)
+        shutil.rmtree(outside, ignore_errors=True)
+        outside.mkdir(parents=True, mode=0o700)
+        self._chown_to_server_user(outside.parent, outside)
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        self.root.symlink_to(outside, target_is_directory=True)
+        log.info("the postgres user cannot enter %s: the cluster lives in %s", self.root.parent, outside)
+
+    def remove(self) -> None:
+        """Delete the cluster (the server must be stopped), wherever it lives."""
+        shutil.rmtree(self.home, ignore_errors=True)
+        if self.root.is_symlink():
+            self.root.unlink()
+
     @property
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
@@ -105,10 +154,9 @@ class LocalPostgres:
     def init_cluster(self, bin_dir: Path, admin_password: str) -> None:
         if self.initialised:
             return
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._place()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self._chown_to_server_user(self.root)
-        pwfile = self.root / ".initdb-pw"
+        pwfile = self.home / ".initdb-pw"
         pwfile.write_text(admin_password + "\n")
         pwfile.chmod(0o600)
         self._chown_to_server_user(pwfile)
@@ -123,7 +171,7 @@ class LocalPostgres:
         if result.returncode != 0:
             hint = ""
             if "Permission denied" in result.stderr:
-                hint = f"\nthe `postgres` user must be able to enter every parent folder of {self.root}"
+                hint = f"\nthe `postgres` user must be able to enter every parent folder of {self.home}"
             raise InfraError(f"initdb failed:\n{result.stderr[-2000:]}{hint}")
         log.info("initialised PostgreSQL cluster in %s", self.data_dir)
 
@@ -152,7 +200,7 @@ class LocalPostgres:
             ]
         )
         # The server writes to its own log; we hand it a file it can write as the postgres user.
-        server_log = self.root / "server.log"
+        server_log = self.home / "server.log"
         command = [
             str(bin_dir / "pg_ctl"),
             "-D",
