@@ -110,7 +110,7 @@ def test_a_clone_in_a_private_folder_starts_and_stops_the_infra(tmp_path: Path) 
         assert "LAKEHOUSE_PG_DSN=" in env_text
         cluster = clone / ".lakehouse" / "postgres"
         if os.geteuid() == 0:  # the server's user cannot enter the clone: the cluster lives in its home
-            assert cluster.is_symlink() and (cluster.resolve() / "PG_VERSION").exists()
+            assert cluster.is_symlink() and (cluster.resolve() / "data" / "PG_VERSION").exists()
     finally:
         cli("down")
         LocalPostgres(clone / ".lakehouse" / "postgres").remove()
