@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import subprocess
 import sys
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
@@ -14,7 +16,9 @@ from rich.table import Table
 from lakehouse.local.errors import InfraError
 from lakehouse.local.infra import InfraStatus
 from lakehouse.logging_setup import configure_logging
-from lakehouse.settings import SettingsError
+from lakehouse.ml.cli import main as train_main
+from lakehouse.orchestration.tasks import VACUUM_RETENTION_HOURS
+from lakehouse.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Real-time market-data lakehouse: local runtime and tools.", no_args_is_help=True)
 infra_app = typer.Typer(help="The local Kafka broker and PostgreSQL server.", no_args_is_help=True)
@@ -26,6 +30,8 @@ app.add_typer(images_app, name="images")
 
 console = Console()
 log = logging.getLogger("lakehouse.cli")
+# Commands that hand the rest of their command line to another program (dbt, a streaming job).
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def _fail(error: Exception) -> None:
@@ -46,6 +52,14 @@ def _print_status(status: InfraStatus) -> None:
     console.print(table)
     for component in status.components:
         console.print(f"{component.name} log: {component.detail}", soft_wrap=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        _fail(error)
+        raise  # unreachable: _fail exits
 
 
 @app.callback()
@@ -167,6 +181,92 @@ def images_build(
             console.print(f"{count} extra CA certificate(s) for image builds in ops/docker/ca-certificates/")
     except (BuildError, GoToolUnavailable, RuntimeError) as error:
         _fail(error)
+
+
+app.command("train")(train_main)
+
+
+@app.command("stream", context_settings=PASS_THROUGH)
+def stream(
+    ctx: typer.Context,
+    job: str = typer.Argument(..., help="bronze or silver; the job's own options follow (--once, --topic, ...)."),
+) -> None:
+    """Run a streaming job: `lakehouse stream silver --once` (what consumer_lake.py / process_silver.py run)."""
+    from lakehouse.stream.cli import main as stream_main
+
+    if job not in ("bronze", "silver"):
+        raise typer.BadParameter("expected bronze or silver", param_hint="JOB")
+    raise typer.Exit(stream_main(job, ctx.args))  # type: ignore[arg-type]
+
+
+@app.command("dbt", context_settings=PASS_THROUGH)
+def dbt(ctx: typer.Context) -> None:
+    """Run dbt on the gold project with this platform's connection: `lakehouse dbt build`, `lakehouse dbt test`."""
+    from lakehouse.gold.dbt import DBT_PROJECT_DIR, dbt_invocation
+
+    command, env = dbt_invocation(_settings(), *ctx.args)
+    raise typer.Exit(subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, check=False).returncode)
+
+
+@app.command("maintain")
+def maintain(
+    retention_hours: int = typer.Option(VACUUM_RETENTION_HOURS, help="VACUUM keeps files at least this recent."),
+) -> None:
+    """Compact (OPTIMIZE) and VACUUM every Delta table of the lake: what Airflow's lake_maintenance runs daily."""
+    from lakehouse.orchestration.tasks import maintain_lake
+
+    try:
+        report = maintain_lake(_settings(), retention_hours=retention_hours)
+    except ValueError as error:
+        _fail(error)
+        return
+    for table, figures in report.items():
+        console.print(f"{table}: {figures}")
+
+
+@app.command("sql")
+def sql(
+    statement: str = typer.Argument(
+        ..., help='One SQL query, e.g. "SELECT symbol, count(*) FROM silver_trades GROUP BY 1".'
+    ),
+    limit: int = typer.Option(50, help="Rows to print at most."),
+) -> None:
+    """Query the lake's Delta tables (bronze_trades, silver_trades, silver_quarantine) with SQL, no Spark."""
+    from lakehouse.lake import LakeError
+    from lakehouse.lake import sql as lake_sql
+
+    try:
+        result = lake_sql(_settings(), statement)
+    except LakeError as error:
+        _fail(error)
+        return
+    table = Table(*result.column_names)
+    for row in result.slice(0, limit).to_pylist():
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    console.print(table)
+    shown = min(limit, result.num_rows)
+    console.print(f"{result.num_rows} row(s)" + (f", first {shown} shown" if shown < result.num_rows else ""))
+
+
+@app.command("status")
+def status() -> None:
+    """Each layer's rows, newest data and Kafka lag, from Kafka to gold; exit 1 when a layer cannot be read."""
+    from lakehouse.platform_status import collect, describe_age
+
+    layers = collect(_settings())
+    now = datetime.now(UTC)
+    table = Table("layer", "rows", "newest", "kafka lag", "problem")
+    for layer in layers:
+        table.add_row(
+            layer.layer,
+            "-" if layer.rows is None else f"{layer.rows:,}",
+            describe_age(layer.newest, now),
+            "-" if layer.lag is None else f"{layer.lag:,}",
+            f"[red]{layer.problem}[/]" if layer.failed else layer.problem,
+        )
+    console.print(table)
+    if any(layer.failed for layer in layers):
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,13 @@ def topic_end_offsets(bootstrap: str, topic: str, timeout_s: float = 5.0) -> dic
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "lakehouse-dashboard-lag", "enable.auto.commit": False}
+        # log_level 0: an unreachable broker is reported by the exception below, not by librdkafka's stderr.
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "lakehouse-dashboard-lag",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
     )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
@@ -133,31 +139,14 @@ def consumer_lag(settings: Settings, job: str) -> ConsumerLag:
     return ConsumerLag(job=job, batch_id=batch, lag=lag_of(end, positions), partitions=len(end))
 
 
-def _delta_location(settings: Settings, uri: str) -> tuple[str, dict[str, str]]:
-    if uri.startswith("file://"):
-        return urlsplit(uri).path, {}
-    if uri.startswith("s3a://"):
-        options = {
-            "AWS_ENDPOINT_URL": settings.s3_endpoint or "",
-            "AWS_ACCESS_KEY_ID": settings.s3_access_key or "",
-            "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key or "",
-            "AWS_REGION": "us-east-1",
-            "AWS_ALLOW_HTTP": "true",
-        }
-        return "s3://" + uri.removeprefix("s3a://"), {k: v for k, v in options.items() if v}
-    raise HealthProbeError(f"unsupported lake location {uri!r}")
-
-
 def quarantined_since(settings: Settings, since: datetime) -> int:
     """Records the silver job quarantined at or after `since` (0 when the table does not exist yet)."""
     import pyarrow.dataset as ds
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
 
-    location, options = _delta_location(settings, settings.table_uri("silver", "trades_quarantine"))
-    try:
-        table = DeltaTable(location, storage_options=options or None)
-    except TableNotFoundError:
+    from lakehouse.lake import open_table
+
+    table = open_table(settings, "silver", "trades_quarantine")
+    if table is None:
         return 0
     dataset = table.to_pyarrow_dataset()
     return int(dataset.count_rows(filter=ds.field("quarantined_at") >= since))

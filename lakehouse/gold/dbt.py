@@ -53,8 +53,8 @@ def _dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(settings: Settings, *args: str, database: str | None = None, timeout_s: float = 1800) -> DbtResult:
-    """Run `dbt <args>` in dbt_project/; raise DbtError with the output tail when it fails."""
+def dbt_invocation(settings: Settings, *args: str, database: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of `dbt <args>` against the platform's PostgreSQL (run in DBT_PROJECT_DIR)."""
     connection = dbt_env(settings.require_pg_dsn(), database)
     env = {
         **os.environ,
@@ -65,7 +65,12 @@ def run_dbt(settings: Settings, *args: str, database: str | None = None, timeout
         # One target folder per database: concurrent runs (the demo's schedule, tests) never share a manifest.
         "DBT_TARGET_PATH": str(DBT_PROJECT_DIR / "target" / connection["DBT_PG_DATABASE"]),
     }
-    command = [_dbt_executable(), *args]
+    return [_dbt_executable(), *args], env
+
+
+def run_dbt(settings: Settings, *args: str, database: str | None = None, timeout_s: float = 1800) -> DbtResult:
+    """Run `dbt <args>` in dbt_project/; raise DbtError with the output tail when it fails."""
+    command, env = dbt_invocation(settings, *args, database=database)
     started = time.monotonic()
     result = subprocess.run(
         command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout_s, check=False

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.lake import LAKE_TABLES
 from lakehouse.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # Files a running stream or a reader might still need are kept a week (Delta's safe default).
 VACUUM_RETENTION_HOURS = 168
-MAINTAINED_TABLES = (("bronze", "trades"), ("silver", "trades"), ("silver", "trades_quarantine"))
+MAINTAINED_TABLES = tuple((layer, name) for layer, name, _ in LAKE_TABLES.values())
 
 
 def dbt_build(settings: Settings | None = None) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""`lakehouse stream`, `lakehouse status` and `lakehouse dbt` against the real Kafka, Spark, Delta and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from lakehouse.cli import app
+from lakehouse.platform_status import collect
+from lakehouse.schema.trade import now_ms
+from lakehouse.stream.silver import run_silver
+from tests.integration.stream.conftest import produce
+from tests.utils.trades import make_trade
+
+pytestmark = pytest.mark.integration
+
+T0 = now_ms() - 600_000
+
+
+def trade(n: int) -> dict:
+    record = make_trade(n, symbol=("BTCUSDT", "ETHUSDT")[n % 2], trade_time=T0 + n * 1000, ingest_time=T0 + n * 1000)
+    return json.loads(record.to_json_bytes())
+
+
+def test_status_follows_the_trades_from_kafka_to_postgres(
+    spark, stream_settings, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = stream_settings.model_copy(update={"kafka_topic": topic})
+    env = {
+        "LAKEHOUSE_KAFKA_TOPIC": topic,
+        "LAKEHOUSE_LAKE_URI": settings.lake_uri,
+        "LAKEHOUSE_PG_SILVER_TABLE": settings.pg_silver_table,
+        "LAKEHOUSE_PG_PRICES_VIEW": settings.pg_prices_view,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    produce(settings.kafka_bootstrap, topic, [*(trade(n) for n in range(30)), "not json"])
+    layers = {layer.layer: layer for layer in collect(settings)}
+    assert layers[f"kafka {topic}"].rows == 31
+    assert layers["bronze/trades (Delta)"].problem == "not created yet"
+
+    # The bronze job as a user starts it; its own options pass through the `lakehouse` command.
+    bronze = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", "stream", "bronze", "--once", "--topic", topic],
+        env=os.environ, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert bronze.returncode == 0, bronze.stderr[-3000:]
+    produce(settings.kafka_bootstrap, topic, [trade(n) for n in range(30, 40)])
+    run_silver(spark, settings, once=True, topic=topic)
+
+    layers = {layer.layer: layer for layer in collect(settings)}
+    newest = datetime.fromtimestamp((T0 + 39_000) / 1000, UTC)
+    assert layers[f"kafka {topic}"].rows == 41
+    assert (layers["bronze/trades (Delta)"].rows, layers["bronze/trades (Delta)"].lag) == (31, 10)
+    silver = layers["silver/trades (Delta)"]
+    assert (silver.rows, silver.lag, silver.newest) == (40, 0, newest)
+    assert layers["silver/trades_quarantine (Delta)"].rows == 1
+    mirror = layers[f"{settings.pg_silver_table} (PostgreSQL)"]
+    assert (mirror.rows, mirror.newest) == (40, newest)
+    assert not any(layer.failed for layer in layers.values()), layers
+
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    rows = [" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()]
+    assert any(row.startswith("silver/trades (Delta) 40 ") and row.endswith(" 0") for row in rows), result.output
+
+
+def test_dbt_runs_with_the_platforms_connection(infra) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", "dbt", "debug"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "All checks passed" in result.stdout
+
+
+def test_train_and_maintain_are_lakehouse_commands() -> None:
+    result = CliRunner().invoke(app, ["train", "--help"])
+    assert result.exit_code == 0 and "--min-train-rows" in result.output
+    result = CliRunner().invoke(app, ["maintain", "--retention-hours", "1"])
+    assert result.exit_code == 1 and "VACUUM retention below 168 h" in " ".join(result.output.split())
