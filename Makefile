@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: setup
 setup: ## Install everything (Debian packages when root, uv, .venv, JVM jars)
@@ -20,9 +20,21 @@ demo: setup ## Run the whole platform locally, no Docker (Ctrl-C stops it)
 test: setup ## Run every test (unit, integration, e2e) against real local services
 	@$(RUN) pytest $(PYTEST_ARGS)
 
+.PHONY: setup-python
+setup-python: ## Only uv and the Python environment (.venv): enough for lint and unit tests
+	@./scripts/bootstrap.sh --python-only
+
 .PHONY: test-unit
-test-unit: setup ## Unit tests only (no services)
-	@$(RUN) pytest -m unit $(PYTEST_ARGS)
+test-unit: setup-python ## Unit tests (tests/unit): the Python environment only, no services, no JVM
+	@$(RUN) pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: test-integration
+test-integration: setup ## Integration tests (tests/integration) against the real local services
+	@$(RUN) pytest tests/integration $(PYTEST_ARGS)
+
+.PHONY: test-e2e
+test-e2e: setup ## The end-to-end test (tests/e2e): the whole local platform, ingestion to dashboard
+	@$(RUN) pytest tests/e2e $(PYTEST_ARGS)
 
 .PHONY: test-compose
 test-compose: ## The compose run only: build every image here, start docker-compose.yaml, drive it
@@ -30,13 +42,13 @@ test-compose: ## The compose run only: build every image here, start docker-comp
 	@LAKEHOUSE_COMPOSE_TESTS=1 $(RUN) pytest -m compose $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: setup ## ruff and mypy
+lint: setup-python ## ruff and mypy
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
 	@$(RUN) mypy
 
 .PHONY: fmt
-fmt: setup ## Format and auto-fix
+fmt: setup-python ## Format and auto-fix
 	@$(RUN) ruff format .
 	@$(RUN) ruff check --fix .
 

@@ -1,5 +1,8 @@
 """Session fixtures: the real local infra (Kafka, PostgreSQL) started once, one Spark session per run.
 
+A test's tier is its folder (tests/unit, tests/integration, tests/e2e, tests/compose), marked here so
+`pytest -m unit` and `pytest tests/unit` select the same tests.
+
 Tests isolate themselves by name, not by process: each gets its own Kafka topic and lake folder, so
 the same running broker and server serve every test (and a `make demo` running beside them).
 """
@@ -18,6 +21,17 @@ from lakehouse.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "integration", "e2e", "compose")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(item.path).resolve().relative_to(TESTS).parts[0]
+        if folder in TIERS:
+            item.add_marker(getattr(pytest.mark, folder))
 
 
 def _export_env_file(path: Path) -> None:

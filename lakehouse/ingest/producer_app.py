@@ -25,7 +25,7 @@ from lakehouse.settings import Settings
 log = logging.getLogger(__name__)
 
 # How long a stopping producer waits for Kafka to take what it still buffers. docker-compose.yaml's
-# stop_grace_period of the producer must exceed it (tests/static/test_compose_services.py).
+# stop_grace_period of the producer must exceed it (tests/unit/deploy/test_compose_services.py).
 SHUTDOWN_FLUSH_TIMEOUT_S = 30.0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 log = logging.getLogger("install_jars")
 
-# Keep in step with lakehouse/local/jars.py (_VERSION_SUFFIX); tests/static/test_spark_image.py checks it.
+# Keep in step with lakehouse/local/jars.py (_VERSION_SUFFIX); tests/unit/deploy/test_dockerfiles.py checks it.
 VERSION_SUFFIX = re.compile(r"-\d[\w.+-]*\.jar$")
 
 

@@ -22,7 +22,7 @@ from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_
 from lakehouse.paths import state_dir
 from tests.compose.engine import Engine, EngineUnavailable, ensure_engine
 from tests.compose.stack import REPO, ComposeStack
-from tests.static.conftest import run_make_env
+from tests.utils.compose_fixtures import run_make_env
 
 log = logging.getLogger(__name__)
 

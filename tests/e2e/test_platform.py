@@ -31,8 +31,6 @@ from lakehouse.paths import REPO_ROOT, jars_dir, state_dir
 from lakehouse.schema.trade import TradeRecord
 from tests.integration.gold.test_dbt_gold import assert_same_candles, expected_candles_1m, gold_candles_1m
 
-pytestmark = pytest.mark.e2e
-
 READY_TIMEOUT_S = 20 * 60
 
 

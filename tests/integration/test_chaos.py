@@ -17,8 +17,6 @@ import pytest
 
 from lakehouse.paths import REPO_ROOT, jars_dir
 
-pytestmark = pytest.mark.integration
-
 
 def test_short_chaos_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     output = tmp_path / "chaos.json"

@@ -4,11 +4,8 @@ import re
 from pathlib import Path
 
 import pyspark
-import pytest
 
 from lakehouse.local.jars import ensure_jars, jars_ready, spark_jars
-
-pytestmark = pytest.mark.integration
 
 PYSPARK_JARS = Path(pyspark.__file__).parent / "jars"
 

@@ -1,12 +1,9 @@
 """Canonical records survive a produce/consume round trip through the real local broker."""
 
-import pytest
 from confluent_kafka import Consumer, Producer
 
 from lakehouse.schema.trade import TradeRecord
 from tests.utils.trades import make_trade
-
-pytestmark = pytest.mark.integration
 
 
 def test_canonical_records_round_trip_with_symbol_keys(infra, topic: str) -> None:

@@ -16,8 +16,6 @@ from lakehouse.local.infra import LocalInfra
 from lakehouse.local.postgres_server import LocalPostgres
 from lakehouse.paths import REPO_ROOT, jars_dir
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def private_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -5,8 +5,6 @@ import uuid
 import psycopg
 import pytest
 
-pytestmark = pytest.mark.integration
-
 
 def test_writer_writes_and_reader_reads_but_cannot_write(infra) -> None:
     table = f"silver.roundtrip_{uuid.uuid4().hex[:8]}"

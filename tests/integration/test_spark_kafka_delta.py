@@ -1,13 +1,10 @@
 """Spark reads raw-trades from the real broker, writes a Delta table, and reads it back."""
 
-import pytest
 from confluent_kafka import Producer
 from pyspark.sql import functions as F
 
 from lakehouse.schema.trade import spark_schema
 from tests.utils.trades import make_trade
-
-pytestmark = pytest.mark.integration
 
 
 def test_kafka_to_delta_and_back(spark, settings, topic: str) -> None:

@@ -7,7 +7,6 @@ import pytest
 from lakehouse.ingest.binance import MalformedMessage, parse_message
 from tests.utils.trades import binance_trade
 
-pytestmark = pytest.mark.unit
 NOW = 1_795_000_000_000
 
 

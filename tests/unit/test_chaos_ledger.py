@@ -6,14 +6,10 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from bench.chaos import ChaosOptions, fault_schedule
 from bench.chaos_ledger import BronzeRecord, Layers, reconcile
 from lakehouse.schema.trade import TradeRecord
 from tests.utils.trades import make_trade
-
-pytestmark = pytest.mark.unit
 
 NOW = 1_796_000_000_000
 

@@ -6,8 +6,6 @@ import pytest
 
 from lakehouse.spark import class_archive
 
-pytestmark = pytest.mark.unit
-
 JARS = [Path("delta-spark_4.2_2.13-4.4.0.jar"), Path("spark-sql-kafka-0-10_2.13-4.2.0.jar")]
 
 

@@ -6,7 +6,6 @@ import pytest
 
 from bench.model_real import DATA_DIR, history_up_to, recorded_trades
 
-pytestmark = pytest.mark.unit
 T0 = datetime(2024, 8, 8, tzinfo=UTC)
 
 

@@ -4,8 +4,6 @@ import pytest
 
 from lakehouse.settings import Settings, SettingsError, load_settings
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

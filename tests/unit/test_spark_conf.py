@@ -1,9 +1,5 @@
-import pytest
-
 from lakehouse.settings import Settings
 from lakehouse.spark.session import spark_conf
-
-pytestmark = pytest.mark.unit
 
 
 def test_local_conf_enables_delta_and_keeps_shuffles_small() -> None:

@@ -8,8 +8,6 @@ from pydantic import ValidationError
 from lakehouse.schema.trade import JSON_SCHEMA_PATH, TradeRecord, json_schema, spark_schema
 from tests.utils.trades import make_trade
 
-pytestmark = pytest.mark.unit
-
 _JSON_TO_SPARK = {"string": "string", "integer": "bigint"}
 
 

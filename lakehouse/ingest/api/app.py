@@ -32,7 +32,7 @@ from lakehouse.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 # How long a stopping API worker waits for Kafka to take what it still buffers. docker-compose.yaml's
-# stop_grace_period of ingestion-api must exceed it (tests/static/test_compose_services.py).
+# stop_grace_period of ingestion-api must exceed it (tests/unit/deploy/test_compose_services.py).
 SHUTDOWN_FLUSH_TIMEOUT_S = 10.0
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Your client's API key")

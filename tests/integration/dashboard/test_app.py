@@ -12,8 +12,6 @@ from lakehouse.dashboard.repository import forecast_horizon_s
 from lakehouse.paths import REPO_ROOT
 from tests.integration.dashboard.conftest import SYMBOLS, GoldData, page_env
 
-pytestmark = pytest.mark.integration
-
 
 def run_page(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> AppTest:
     for key, value in env.items():

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from lakehouse.dashboard.harness import open_dashboard, running_dashboard
 from lakehouse.paths import state_dir
 from tests.integration.dashboard.conftest import SYMBOLS, GoldData, page_env
-
-pytestmark = pytest.mark.integration
 
 SCREENSHOT = state_dir() / "screenshots" / "dashboard.png"
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from lakehouse.dashboard.app import champion_version
 from lakehouse.ml.registry import CHAMPION_ALIAS, MODEL_NAME
-
-pytestmark = pytest.mark.integration
 
 
 def test_no_champion_names_the_gate_reason_then_the_champion_wins(tmp_path: Path) -> None:

@@ -11,8 +11,6 @@ from lakehouse.gold.dbt import build_gold, run_dbt
 from tests.utils.market import synthetic_trades
 from tests.utils.silver_pg import load_silver, silver_rows
 
-pytestmark = pytest.mark.integration
-
 CANDLE_COLUMNS = ["symbol", "bucket_start", "open", "high", "low", "close", "volume", "notional", "trade_count", "vwap"]
 
 

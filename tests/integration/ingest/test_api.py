@@ -13,8 +13,6 @@ from lakehouse.schema.trade import TradeRecord
 from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import API_KEY, CLIENT, read_topic
 
-pytestmark = pytest.mark.integration
-
 
 def trade(n: int = 0, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {

@@ -16,8 +16,6 @@ from lakehouse.kafka.admin import ensure_topic
 from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import API_KEY, RunningApi, api_process
 
-pytestmark = pytest.mark.integration
-
 EXAMPLES_PER_OPERATION = 40  # bounded: the suite must stay fast; bench/ is for volume
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +25,6 @@ from tests.integration.ingest.conftest import API_KEY, CLIENT, api_process
 from tests.integration.stream.conftest import drop_mirror, mirror_key, read_state, silver_key
 from tests.utils.hostile_records import hostile_text, json_values
 
-pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
 
 REQUESTS = 1000

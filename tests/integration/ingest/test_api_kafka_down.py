@@ -21,8 +21,6 @@ from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import API_KEY, read_topic
 from tests.integration.ingest.test_api import trade
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def private_kafka(infra: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LocalKafka, str]]:

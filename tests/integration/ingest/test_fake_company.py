@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import pytest
-
 from lakehouse.ingest.company import CompanyFeed, post_feed
 from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import API_KEY, CLIENT, api_process, read_topic
-
-pytestmark = pytest.mark.integration
 
 
 def test_feed_backs_off_on_429_and_every_trade_lands_once(infra: Settings, topic: str) -> None:

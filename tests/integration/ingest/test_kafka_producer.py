@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from lakehouse.kafka.producer import TradeProducer
 from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import read_topic
 from tests.utils.trades import make_trade
-
-pytestmark = pytest.mark.integration
 
 
 def test_a_batch_bigger_than_the_local_queue_is_fully_acknowledged_once(settings: Settings, topic: str) -> None:

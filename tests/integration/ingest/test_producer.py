@@ -23,7 +23,6 @@ from lakehouse.schema.trade import TradeRecord
 from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import KafkaRecord, read_topic
 
-pytestmark = pytest.mark.integration
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
 

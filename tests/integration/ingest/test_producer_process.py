@@ -13,15 +13,12 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from lakehouse.local.processes import free_port, wait_until
 from lakehouse.paths import REPO_ROOT
 from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import read_topic
 from tests.utils.trades import binance_trade
-
-pytestmark = pytest.mark.integration
 
 
 def producer_env(settings: Settings, topic: str, **extra: str) -> dict[str, str]:

@@ -15,8 +15,6 @@ from lakehouse.ml import registry
 from lakehouse.ml.spark_models import load_spark_model, log_spark_model
 from lakehouse.settings import Settings
 
-pytestmark = pytest.mark.integration
-
 MLFLOW_DEFAULT_DFS_TMP = Path("/tmp/mlflow")
 
 

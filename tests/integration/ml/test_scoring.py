@@ -13,8 +13,6 @@ from lakehouse.ml.scoring import ChampionScorer, batch_features
 from lakehouse.ml.train import train
 from tests.utils.market import SILVER_SUBSET_SCHEMA, synthetic_trades
 
-pytestmark = pytest.mark.integration
-
 # The silver subset training reads, behind the `source` column the scorer keys on.
 SCHEMA = StructType([StructField("source", StringType()), *SILVER_SUBSET_SCHEMA.fields])
 

@@ -10,8 +10,6 @@ from lakehouse.ml import registry
 from lakehouse.ml.train import NotEnoughHistoryError, train
 from tests.utils.market import SILVER_SUBSET_SCHEMA, synthetic_trades
 
-pytestmark = pytest.mark.integration
-
 SILVER_SUBSET = SILVER_SUBSET_SCHEMA
 
 

@@ -31,8 +31,6 @@ from tests.integration.observability.metric_names import (
 )
 from tests.utils.trades import make_trade
 
-pytestmark = pytest.mark.integration
-
 PROMETHEUS_CONFIG = REPO_ROOT / "ops" / "prometheus" / "prometheus.yml"
 DASHBOARDS = REPO_ROOT / "ops" / "grafana" / "dashboards"
 TRADES = 25

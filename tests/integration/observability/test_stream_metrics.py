@@ -17,8 +17,6 @@ from lakehouse.settings import Settings
 from lakehouse.stream.kafka_source import read_topic
 from lakehouse.stream.runner import BatchReport, run_stream
 
-pytestmark = pytest.mark.integration
-
 QUERY = "metrics_probe"
 
 

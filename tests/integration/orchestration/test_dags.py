@@ -7,14 +7,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import psycopg
-import pytest
 
 from lakehouse.local.processes import free_port
 from tests.integration.orchestration.conftest import last_json_line
 from tests.utils.market import synthetic_trades
 from tests.utils.silver_pg import load_silver, silver_rows
-
-pytestmark = pytest.mark.integration
 
 EXPECTED = {"dbt_gold": "*/5 * * * *", "retrain_model": "@weekly", "lake_maintenance": "@daily"}
 

@@ -4,8 +4,6 @@ import pytest
 
 from lakehouse.orchestration.tasks import maintain_lake
 
-pytestmark = pytest.mark.integration
-
 
 def test_optimize_compacts_and_keeps_every_row(spark, settings) -> None:
     uri = settings.table_uri("silver", "trades")

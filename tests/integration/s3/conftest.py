@@ -25,7 +25,7 @@ import pytest
 
 from lakehouse.airgap.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
 from lakehouse.local.processes import free_port, stop_process, wait_until
-from tests.static.compose_model import REPO
+from tests.utils.compose_model import REPO
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,12 @@ import os
 import subprocess
 import sys
 
-import pytest
 from confluent_kafka import Producer
 
 from lakehouse.settings import Settings
 from tests.integration.s3.conftest import S3Server, SparkCluster
-from tests.static.compose_model import REPO
+from tests.utils.compose_model import REPO
 from tests.utils.trades import make_trade
-
-pytestmark = pytest.mark.integration
 
 LAKE_PREFIX = "lake"
 

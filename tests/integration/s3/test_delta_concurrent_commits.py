@@ -17,12 +17,9 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
-
 from tests.integration.s3.conftest import S3Server
-from tests.static.compose_model import REPO
+from tests.utils.compose_model import REPO
 
-pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
 
 LOG_STORE = "io.lakehouse.delta.S3ConditionalPutLogStore"

@@ -16,9 +16,7 @@ from botocore.exceptions import ClientError
 
 from lakehouse.airgap.go_tools import MINIO_CLIENT, GoToolUnavailable, ensure_go_tool
 from tests.integration.s3.conftest import S3Server
-from tests.static.compose_model import REPO
-
-pytestmark = pytest.mark.integration
+from tests.utils.compose_model import REPO
 
 SCRIPT = REPO / "ops" / "minio" / "init.sh"
 

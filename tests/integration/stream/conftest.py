@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Producer
 
 from lakehouse.settings import Settings
+from tests.utils.kafka_frames import kafka_frame  # noqa: F401  (a fixture)
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import pyarrow as pa
-import pytest
 from deltalake import write_deltalake
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from lakehouse.stream.delta_sink import RECENT_COMMITS, append_once, ensure_table, last_committed_batch
-
-pytestmark = pytest.mark.integration
 
 SCHEMA = StructType([StructField("writer", StringType()), StructField("n", LongType())])
 

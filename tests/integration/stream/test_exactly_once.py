@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
-import pytest
 from deltalake import DeltaTable
 
 from lakehouse.schema.trade import now_ms
@@ -18,8 +17,6 @@ from lakehouse.stream.silver import run_silver
 from lakehouse.stream.silver_transforms import CONFLICT_REASON
 from tests.integration.stream.conftest import mirror_key, produce, read_state, silver_key
 from tests.utils.trades import make_trade
-
-pytestmark = pytest.mark.integration
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 T0 = now_ms() - 3_600_000

@@ -38,8 +38,6 @@ from lakehouse.stream.silver import SilverWriter, run_silver
 from tests.integration.stream.conftest import mirror_key, produce, read_state, silver_key
 from tests.utils.trades import make_trade
 
-pytestmark = pytest.mark.integration
-
 T0 = now_ms() - 600_000
 
 

@@ -23,8 +23,6 @@ from lakehouse.stream.silver import run_silver
 from tests.integration.stream.conftest import drop_mirror, mirror_key, read_state, silver_key
 from tests.utils.hostile_records import expected_outcome, hostile_batch
 
-pytestmark = pytest.mark.integration
-
 
 def produce_values(bootstrap: str, topic: str, values: list[bytes | None]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.max.bytes": 2_000_000})

@@ -18,8 +18,6 @@ from lakehouse.stream.silver import run_silver
 from tests.integration.stream.conftest import produce
 from tests.utils.trades import make_trade
 
-pytestmark = pytest.mark.integration
-
 T0 = now_ms() - 600_000
 
 

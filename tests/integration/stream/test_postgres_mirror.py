@@ -14,8 +14,6 @@ from lakehouse.stream import postgres_mirror
 from lakehouse.stream.postgres_mirror import PostgresMirror, StreamMarker, UpsertOutcome
 from lakehouse.stream.silver import SILVER_SCHEMA
 
-pytestmark = pytest.mark.integration
-
 _T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 _TS = pa.timestamp("us", tz="UTC")
 _DEC = pa.decimal128(38, 18)

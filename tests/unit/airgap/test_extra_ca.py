@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from lakehouse.airgap.extra_ca import certificates, extra_certificates
-
-pytestmark = pytest.mark.unit
 
 
 def _pem(body: str) -> str:

@@ -11,8 +11,6 @@ import pytest
 
 from lakehouse.dashboard import analytics, health
 
-pytestmark = pytest.mark.unit
-
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 

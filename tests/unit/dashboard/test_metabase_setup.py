@@ -12,8 +12,6 @@ import yaml
 
 from lakehouse.paths import REPO_ROOT
 
-pytestmark = pytest.mark.unit
-
 SCRIPT = REPO_ROOT / "ops" / "metabase" / "setup_metabase.py"
 
 

@@ -15,8 +15,6 @@ from lakehouse.observability.server import MetricsPortInUseError, serve
 from lakehouse.observability.trainer import training_metrics
 from lakehouse.settings import Settings
 
-pytestmark = pytest.mark.unit
-
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

@@ -22,7 +22,6 @@ from lakehouse.ingest.api_models import (
 )
 from lakehouse.schema.trade import DECIMAL_PATTERN, SYMBOL_PATTERN, TradeRecord
 
-pytestmark = pytest.mark.unit
 NOW = int(time.time() * 1000)
 
 

@@ -11,8 +11,6 @@ from lakehouse.ingest.api.auth import ApiKeys, source_for
 from lakehouse.ingest.api.ratelimit import RateLimiter
 from lakehouse.ingest.api_models import BodyInvalid, parse_trades
 
-pytestmark = pytest.mark.unit
-
 
 def test_keys_map_to_clients_only_on_an_exact_match() -> None:
     keys = ApiKeys({"acme": hashlib.sha256(b"k1").hexdigest(), "zeta": hashlib.sha256(b"k2").hexdigest()})

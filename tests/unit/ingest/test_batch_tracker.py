@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from confluent_kafka import KafkaError, Message
 
 from lakehouse.kafka.producer import BatchOutcome, BatchTracker
 
-pytestmark = pytest.mark.unit
 TIMED_OUT = KafkaError(KafkaError._MSG_TIMED_OUT)
 
 

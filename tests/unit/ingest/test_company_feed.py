@@ -12,7 +12,6 @@ import pytest
 from lakehouse.ingest.api_models import TradeIn
 from lakehouse.ingest.company import SECONDS_PER_YEAR, CompanyFeed, JumpDiffusion
 
-pytestmark = pytest.mark.unit
 NOW = 1_795_000_000_000
 
 

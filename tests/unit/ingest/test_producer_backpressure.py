@@ -9,12 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from lakehouse.ingest.api.sink import KafkaSink
 from lakehouse.kafka.producer import BatchOutcome, TradeProducer
-
-pytestmark = pytest.mark.unit
 
 NOWHERE = "127.0.0.1:1"
 

@@ -17,7 +17,6 @@ from lakehouse.ingest.sequence import Gap, Seen, SequenceTracker
 from lakehouse.ingest.sources import Backoff, stream_url
 from lakehouse.ingest.standin import SyntheticMarket, rest_trade, subscribed_symbols
 
-pytestmark = pytest.mark.unit
 NOW = 1_795_000_000_000
 
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from lakehouse.ingest.resume import newest_ids
-
-pytestmark = pytest.mark.unit
 
 
 def value(symbol: str, trade_id: str, source: str = "binance") -> bytes:

@@ -1,8 +1,4 @@
-import pytest
-
 from lakehouse.ml.gate import decide
-
-pytestmark = pytest.mark.unit
 
 
 def test_first_model_is_promoted_only_when_it_beats_the_baseline() -> None:

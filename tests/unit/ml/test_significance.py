@@ -13,8 +13,6 @@ from lakehouse.ml.significance import (
     wilson_interval,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def test_out_of_sample_r2_against_the_naive_forecast() -> None:
     actual = [0.01, -0.02, 0.03]

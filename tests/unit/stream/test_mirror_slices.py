@@ -4,8 +4,6 @@ import pytest
 
 from lakehouse.stream.postgres_mirror import UpsertOutcome, slice_bounds
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("rows", "expected"),

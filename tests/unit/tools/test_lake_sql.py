@@ -14,8 +14,6 @@ from lakehouse.cli import app
 from lakehouse.lake import summarise
 from lakehouse.platform_status import LayerStatus, describe_age
 
-pytestmark = pytest.mark.unit
-
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 

@@ -13,9 +13,7 @@ import pytest
 import yaml
 
 from lakehouse.local.processes import free_port
-from tests.static.compose_model import REPO, command_words
-
-pytestmark = pytest.mark.unit
+from tests.utils.compose_model import REPO, command_words
 
 HEALTHCHECK = REPO / "ops" / "docker" / "healthcheck.py"
 

@@ -12,11 +12,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import pytest
-
-from tests.static.compose_model import REPO, command_words
-
-pytestmark = pytest.mark.unit
+from tests.utils.compose_model import REPO, command_words
 
 APP_ROOT = PurePosixPath("/app")
 

@@ -16,9 +16,7 @@ from typing import Any
 import pytest
 
 from lakehouse.airgap.standins import STANDINS
-from tests.static.compose_model import COMPOSE_FILE, REPO
-
-pytestmark = pytest.mark.integration
+from tests.utils.compose_model import COMPOSE_FILE, REPO
 
 OVERRIDE_FILE = REPO / "docker-compose.airgap.yaml"
 STANDIN_IMAGES = {

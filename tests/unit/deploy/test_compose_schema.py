@@ -11,9 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.static.compose_model import COMPOSE_FILE
-
-pytestmark = pytest.mark.unit
+from tests.utils.compose_model import COMPOSE_FILE
 
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
 

@@ -1,4 +1,4 @@
-"""Fixtures of the static checks: the compose file, .env.example and a .env from scripts/make_env.sh."""
+"""Fixtures of the deployment checks: the compose file, .env.example and a .env from scripts/make_env.sh."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
-from tests.static.compose_model import REPO, load_compose, parse_env_file
+from tests.utils.compose_model import REPO, load_compose, parse_env_file
 
 
 @pytest.fixture(scope="session")

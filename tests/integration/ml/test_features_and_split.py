@@ -19,8 +19,6 @@ from lakehouse.ml.features import EVENT_MS, FEATURE_COLUMNS, LOOKBACK_S, add_fea
 from lakehouse.ml.target import HORIZON_S, LABEL, add_target
 from tests.utils.market import SILVER_SUBSET_SCHEMA, synthetic_trades
 
-pytestmark = pytest.mark.unit
-
 SCHEMA = SILVER_SUBSET_SCHEMA
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-import pytest
-
 from lakehouse.local import jars
 from lakehouse.settings import Settings
 from lakehouse.spark.session import S3_LOG_STORE, spark_conf
-from tests.static.compose_model import REPO
-
-pytestmark = pytest.mark.unit
+from tests.utils.compose_model import REPO
 
 POM = "{http://maven.apache.org/POM/4.0.0}"
 MODULE = REPO / "jvm" / "delta-logstore"

@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from tests.static.compose_model import REPO, published_ports
-
-pytestmark = pytest.mark.unit
+from tests.utils.compose_model import REPO, published_ports
 
 HEADING = "## Services and ports"
 

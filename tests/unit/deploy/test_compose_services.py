@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from lakehouse.settings import Settings
-from tests.static.compose_model import command_words, is_one_shot, published_ports
-
-pytestmark = pytest.mark.unit
+from tests.utils.compose_model import command_words, is_one_shot, published_ports
 
 # Service -> container name that earlier documentation of the platform uses (`docker exec ...`).
 CONTAINER_NAMES = {
@@ -210,7 +208,7 @@ def test_only_the_writers_hold_the_writer_password(services, generated_env) -> N
 def test_dbt_profile_variables_point_at_the_writer_role(services, generated_env) -> None:
     import yaml
 
-    from tests.static.compose_model import REPO
+    from tests.utils.compose_model import REPO
 
     profile = (REPO / "dbt_project" / "profiles.yml").read_text()
     for name in ("dbt", "airflow-scheduler"):

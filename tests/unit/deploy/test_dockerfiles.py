@@ -1,18 +1,17 @@
-"""Both Dockerfiles: hadolint clean, pinned bases, non-root, dependencies before code, same jars as local."""
+"""Both Dockerfiles: hadolint clean, pinned bases, non-root, dependencies before code, jar selection."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.static.compose_model import REPO
+from tests.utils.compose_model import REPO
+from tests.utils.images import install_jars_module
 
 DOCKERFILES = ("Dockerfile", "Dockerfile.spark")
 
@@ -28,22 +27,12 @@ def _stages(name: str) -> list[str]:
     return re.split(r"(?m)^(?=FROM\s)", (REPO / name).read_text())[1:]
 
 
-def _install_jars_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("install_jars", REPO / "ops" / "spark" / "install_jars.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.unit
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_hadolint_passes(name: str) -> None:
     result = subprocess.run([_hadolint(), "--no-color", str(REPO / name)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.unit
 def test_hadolint_really_lints() -> None:
     # A Dockerfile with classic mistakes must fail, or the check above proves nothing.
     bad = "FROM python:latest\nRUN apt-get install curl\nUSER root\n"
@@ -51,7 +40,6 @@ def test_hadolint_really_lints() -> None:
     assert result.returncode != 0 and "DL3007" in result.stdout
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_base_images_are_pinned_to_exact_versions(name: str) -> None:
     text = (REPO / name).read_text()
@@ -64,7 +52,6 @@ def test_base_images_are_pinned_to_exact_versions(name: str) -> None:
     assert "python:3.11." in text and "-slim-bookworm" in text
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_final_stage_runs_as_a_numeric_non_root_user(name: str) -> None:
     users = re.findall(r"(?m)^USER\s+(\S+)$", _stages(name)[-1])
@@ -73,7 +60,6 @@ def test_final_stage_runs_as_a_numeric_non_root_user(name: str) -> None:
     assert uid.isdigit() and int(uid) != 0
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_dependencies_are_installed_from_the_lock_before_the_code_is_copied(name: str) -> None:
     text = (REPO / name).read_text()
@@ -83,7 +69,6 @@ def test_dependencies_are_installed_from_the_lock_before_the_code_is_copied(name
     assert "COPY requirements.txt" in text and "COPY . " not in text
 
 
-@pytest.mark.unit
 def test_requirements_txt_is_the_export_of_the_lock() -> None:
     if shutil.which("uv") is None:
         pytest.skip("uv is not on PATH")
@@ -101,7 +86,6 @@ def test_requirements_txt_is_the_export_of_the_lock() -> None:
     assert pins(exported) == pins((REPO / "requirements.txt").read_text()), "run `make requirements`"
 
 
-@pytest.mark.unit
 def test_spark_image_builds_the_jars_from_the_same_manifest_as_local_mode() -> None:
     text = (REPO / "Dockerfile.spark").read_text()
     assert "COPY jvm/ /build/jvm/" in text
@@ -114,9 +98,8 @@ def test_spark_image_builds_the_jars_from_the_same_manifest_as_local_mode() -> N
     assert "openjdk-17-jre-headless" in text
 
 
-@pytest.mark.unit
 def test_jar_filter_keeps_spark_s_own_copy(tmp_path: Path) -> None:
-    install_jars = _install_jars_module()
+    install_jars = install_jars_module()
     ours, spark = tmp_path / "ours", tmp_path / "spark"
     ours.mkdir()
     spark.mkdir()
@@ -129,19 +112,3 @@ def test_jar_filter_keeps_spark_s_own_copy(tmp_path: Path) -> None:
     assert not (spark / "scala-library-2.13.17.jar").exists()
     with pytest.raises(SystemExit, match="no jars"):
         install_jars.install(tmp_path / "empty-missing", spark)
-
-
-@pytest.mark.integration
-def test_image_jars_equal_the_local_mode_jars() -> None:
-    # The image filters the Maven output against Spark's jars folder exactly as local mode does.
-    import pyspark
-
-    from lakehouse.local.jars import spark_jars
-    from lakehouse.paths import jars_dir
-
-    install_jars = _install_jars_module()
-    local = [jar.name for jar in spark_jars()]
-    bundled = (Path(pyspark.__file__).parent / "jars").glob("*.jar")
-    image = [jar.name for jar in install_jars.jars_to_add((jars_dir() / "spark").glob("*.jar"), bundled)]
-    assert image == local
-    assert any(name.startswith("hadoop-aws-") for name in image) and any(name.startswith("bundle-") for name in image)

@@ -16,8 +16,6 @@ from lakehouse.schema.trade import MAX_CLOCK_SKEW_MS, MAX_EPOCH_MS, MIN_EVENT_TI
 from lakehouse.stream import silver_transforms as st
 from tests.utils.trades import make_trade
 
-pytestmark = pytest.mark.unit
-
 NOW_MS = int(time.time() * 1000)
 
 

@@ -1,4 +1,4 @@
-"""Tiny Kafka-shaped DataFrames for the pure stream transforms."""
+"""Tiny Kafka-shaped Spark DataFrames for the stream transforms (the `kafka_frame` fixture)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from tests.static.compose_model import (
+from tests.utils.compose_fixtures import run_make_env
+from tests.utils.compose_model import (
     COMPOSE_FILE,
     REPO,
     InterpolationError,
@@ -18,9 +19,6 @@ from tests.static.compose_model import (
     parse_env_file,
     variable_uses,
 )
-from tests.static.conftest import run_make_env
-
-pytestmark = pytest.mark.unit
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "FERNET", "API_KEY", "_KEY")
 URL_SAFE = re.compile(r"^[A-Za-z0-9_=-]+$")

@@ -10,12 +10,9 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from tests.static.compose_model import COMPOSE_FILE, REPO
-
-pytestmark = pytest.mark.integration
+from tests.utils.compose_model import COMPOSE_FILE, REPO
 
 
 def _config(binary: Path, env_file: Path, *args: str, profile: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -43,7 +40,7 @@ def test_docker_compose_accepts_the_file_with_a_generated_env(docker_compose, ge
 
 
 def test_docker_compose_agrees_with_our_reading_of_the_file(docker_compose, generated_env, services, tmp_path) -> None:
-    # The static checks read the file with tests/static/compose_model.py: it must see what compose sees.
+    # The static checks read the file with tests/utils/compose_model.py: it must see what compose sees.
     result = _config(docker_compose, _write_env(tmp_path, generated_env), "--format", "json", "--no-normalize")
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)["services"]

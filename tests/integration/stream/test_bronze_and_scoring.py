@@ -11,8 +11,6 @@ from lakehouse.settings import Settings
 from lakehouse.stream.bronze import BRONZE_SCHEMA, bronze_rows
 from lakehouse.stream.scoring import ScorerError, conform, load_scorer, null_scorer
 
-pytestmark = pytest.mark.unit
-
 
 def test_bronze_rows_keep_value_and_kafka_coordinates(kafka_frame) -> None:
     raw = b'{"not": "even a trade"}\x00\xff'

@@ -13,8 +13,6 @@ from lakehouse.stream import silver_transforms as st
 from lakehouse.stream.silver import SilverWriter
 from tests.utils.trades import make_trade
 
-pytestmark = pytest.mark.unit
-
 NOW_MS = int(time.time() * 1000)
 
 

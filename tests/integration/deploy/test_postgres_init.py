@@ -24,9 +24,7 @@ import pytest
 from lakehouse.local.postgres_server import ROLES_SQL, LocalPostgres, apply_roles_sql, find_bin_dir, server_healthy
 from lakehouse.local.processes import free_port, wait_until
 from lakehouse.paths import state_dir
-from tests.static.compose_model import REPO
-
-pytestmark = pytest.mark.integration
+from tests.utils.compose_model import REPO
 
 SCRIPT = REPO / "ops" / "postgres" / "initdb" / "10-lakehouse.sh"
 ROLE_PASSWORDS = {
