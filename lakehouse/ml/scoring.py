@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.ml import registry
 from lakehouse.ml.features import FEATURE_COLUMNS, LOOKBACK_S, add_features
+from lakehouse.schema.silver import IDENTITY
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
@@ -31,8 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FEATURE_INPUT = ("source", "symbol", "trade_id", "trade_time", "price", "quantity", "side")
-IDENTITY = ("source", "symbol", "trade_id")
+FEATURE_INPUT = (*IDENTITY, "trade_time", "price", "quantity", "side")
 _NEW = "_is_new"
 
 

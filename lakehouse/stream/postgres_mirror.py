@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from lakehouse.schema.silver import IDENTITY, SILVER_TRADE, postgres_columns
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
 DDL_PATH = Path(__file__).parent / "sql" / "silver_trades.sql"
-IDENTITY = ("source", "symbol", "trade_id")
 STAGE = "_silver_stage"
 COPY_CHUNK_BYTES = 1 << 20
 # One process at a time creates the table and view (CREATE ... IF NOT EXISTS races on the catalog).
@@ -149,6 +150,8 @@ class PostgresMirror:
         table_name = self.table.partition(".")[2]
         ddl = sql.SQL(DDL_PATH.read_text()).format(
             table=_qualified(self.table),
+            columns=sql.SQL(postgres_columns(SILVER_TRADE)),
+            identity=sql.SQL(", ").join(sql.Identifier(name) for name in IDENTITY),
             time_index=sql.Identifier(f"{table_name}_symbol_time_idx"),
             processed_index=sql.Identifier(f"{table_name}_processed_at_brin"),
             predicted_index=sql.Identifier(f"{table_name}_predicted_idx"),
@@ -240,7 +243,7 @@ class PostgresMirror:
         return int(row[0]) if row else 0
 
 
-SAME_IDENTITY = "t.source = s.source AND t.symbol = s.symbol AND t.trade_id = s.trade_id"
+SAME_IDENTITY = " AND ".join(f"t.{name} = s.{name}" for name in IDENTITY)
 
 
 def _classify_staged(

@@ -26,19 +26,8 @@ from typing import TYPE_CHECKING
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    BinaryType,
-    DateType,
-    DecimalType,
-    DoubleType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
 
+from lakehouse.schema.silver import IDENTITY, QUARANTINE, SILVER_COLUMNS, SILVER_TRADE, spark_schema
 from lakehouse.stream import silver_transforms as st
 from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id, streaming_query_id
 from lakehouse.stream.kafka_source import read_topic
@@ -56,43 +45,8 @@ log = logging.getLogger(__name__)
 
 SILVER_SINK = "silver.trades"
 QUARANTINE_SINK = "silver.trades_quarantine"
-_DECIMAL = DecimalType(38, 18)
-
-SILVER_SCHEMA = StructType(
-    [
-        StructField("source", StringType(), nullable=False),
-        StructField("symbol", StringType(), nullable=False),
-        StructField("trade_id", StringType(), nullable=False),
-        StructField("price", _DECIMAL),
-        StructField("quantity", _DECIMAL),
-        StructField("notional", _DECIMAL),
-        StructField("side", StringType()),
-        StructField("trade_time", TimestampType()),
-        StructField("trade_date", DateType()),
-        StructField("ingest_time", TimestampType()),
-        StructField("ingest_latency_ms", LongType()),
-        StructField("schema_version", IntegerType()),
-        StructField("predicted_price", DoubleType()),
-        StructField("model_version", StringType()),
-        StructField("kafka_topic", StringType()),
-        StructField("kafka_partition", IntegerType()),
-        StructField("kafka_offset", LongType()),
-        StructField("kafka_timestamp", TimestampType()),
-        StructField("processed_at", TimestampType()),
-    ]
-)
-QUARANTINE_SCHEMA = StructType(
-    [
-        StructField("value", BinaryType()),
-        StructField("key", BinaryType()),
-        StructField("reason", StringType(), nullable=False),
-        StructField("kafka_topic", StringType()),
-        StructField("kafka_partition", IntegerType()),
-        StructField("kafka_offset", LongType()),
-        StructField("kafka_timestamp", TimestampType()),
-        StructField("quarantined_at", TimestampType()),
-    ]
-)
+SILVER_SCHEMA = spark_schema(SILVER_TRADE, non_null=IDENTITY)
+QUARANTINE_SCHEMA = spark_schema(QUARANTINE, non_null=("reason",))
 
 
 class SilverWriter:
@@ -128,10 +82,8 @@ class SilverWriter:
             return []
         import pyarrow as pa
 
-        keys = pa.table({name: [identity[i] for identity in unknown] for i, name in enumerate(st.IDENTITY)})
-        rows = mirrored.select([*st.IDENTITY, "trade_time", "trade_date"]).join(
-            keys, list(st.IDENTITY), join_type="inner"
-        )
+        keys = pa.table({name: [identity[i] for identity in unknown] for i, name in enumerate(IDENTITY)})
+        rows = mirrored.select([*IDENTITY, "trade_time", "trade_date"]).join(keys, list(IDENTITY), join_type="inner")
         dates = sorted(set(rows.column("trade_date").to_pylist()))
         times = rows.column("trade_time").to_pylist()
         existing = (
@@ -139,9 +91,9 @@ class SilverWriter:
             .load(self.silver_uri)
             .where(F.col("trade_date").isin(dates))
             .where(F.col("trade_time").between(F.lit(min(times)), F.lit(max(times))))
-            .select(*st.IDENTITY, "trade_time")
+            .select(*IDENTITY, "trade_time")
         )
-        candidates = spark.createDataFrame(rows.select([*st.IDENTITY, "trade_time"]))
+        candidates = spark.createDataFrame(rows.select([*IDENTITY, "trade_time"]))
         return [tuple(row)[:3] for row in st.exact_resends(candidates, existing).collect()]
 
     def _collect_scored(self, new_rows: DataFrame, keep: list[DataFrame]) -> tuple[DataFrame, pa.Table]:
@@ -150,7 +102,7 @@ class SilverWriter:
             try:
                 scored = conform(scorer(new_rows)).persist(StorageLevel.MEMORY_AND_DISK)
                 keep.append(scored)
-                return scored, scored.select(*st.SILVER_COLUMNS).toArrow()
+                return scored, scored.select(*SILVER_COLUMNS).toArrow()
             except Exception:
                 if scorer is null_scorer:
                     raise
@@ -273,19 +225,19 @@ class SilverWriter:
             refused = [*outcome.conflicts, *outcome.resends, *held]
             if refused:
                 silver_rows = scored.join(
-                    F.broadcast(spark.createDataFrame(refused, IDENTITY_DDL)), list(st.IDENTITY), "left_anti"
+                    F.broadcast(spark.createDataFrame(refused, IDENTITY_DDL)), list(IDENTITY), "left_anti"
                 )
             if outcome.conflicts:
                 log.warning("batch %d: %d conflicting duplicates go to quarantine", batch_id, len(outcome.conflicts))
                 conflicts = F.broadcast(spark.createDataFrame(outcome.conflicts, IDENTITY_DDL))
-                refused_rows = scored.join(conflicts, list(st.IDENTITY), "left_semi")
+                refused_rows = scored.join(conflicts, list(IDENTITY), "left_semi")
                 quarantine = quarantine.unionByName(
                     st.quarantine_rows(refused_rows.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
                 )
             # Empty appends are skipped: they would only add empty commits to the log.
             appended = mirrored.num_rows - len(refused)
             if appended:
-                append_once(silver_rows.select(*st.SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
+                append_once(silver_rows.select(*SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
             quarantined = totals.invalid + dedup.conflict_count + len(outcome.conflicts)
             if quarantined:
                 target = (quarantine_app, batch_id)
@@ -311,12 +263,12 @@ def _rows_of(rows: pa.Table, identities: set[Identity]) -> pa.Table:
     import pyarrow.compute as pc
 
     separator = "\x1f"  # the unit separator: refused in every identity field, so keys cannot collide
-    keys = pc.binary_join_element_wise(*(rows.column(name) for name in st.IDENTITY), separator)
+    keys = pc.binary_join_element_wise(*(rows.column(name) for name in IDENTITY), separator)
     wanted = pa.array([separator.join(identity) for identity in identities], pa.string())
     return rows.filter(pc.is_in(keys, value_set=wanted))
 
 
-IDENTITY_DDL = ", ".join(f"{name} string" for name in st.IDENTITY)
+IDENTITY_DDL = ", ".join(f"{name} string" for name in IDENTITY)
 # Up to this many repeated identity hashes are filtered by value; more are grouped by identity directly.
 SUSPECT_HASHES_INLINE = 1_000
 

@@ -14,6 +14,7 @@ from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, LongType, StringType
 
+from lakehouse.schema.silver import IDENTITY
 from lakehouse.schema.trade import (
     DECIMAL_PATTERN,
     MAX_CLOCK_SKEW_MS,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 DECIMAL_TYPE = "decimal(38,18)"  # 20 integer + 18 fraction digits: exactly what DECIMAL_PATTERN admits
-IDENTITY = ("source", "symbol", "trade_id")
 KAFKA_COORDINATES = ("topic", "partition", "offset")
 SIDES = ("buy", "sell")
 TRADE_ID_MAX_LENGTH = 64
@@ -42,39 +42,6 @@ CONFLICT_REASON = "trade_id: already recorded with a different trade_time (confl
 
 # JSON type that schema_of_variant reports for each Spark type of the canonical schema.
 _JSON_TYPE: dict[DataType, str] = {StringType(): "STRING", LongType(): "BIGINT"}
-
-SILVER_COLUMNS = (
-    "source",
-    "symbol",
-    "trade_id",
-    "price",
-    "quantity",
-    "notional",
-    "side",
-    "trade_time",
-    "trade_date",
-    "ingest_time",
-    "ingest_latency_ms",
-    "schema_version",
-    "predicted_price",
-    "model_version",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "processed_at",
-)
-
-QUARANTINE_COLUMNS = (
-    "value",
-    "key",
-    "reason",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "quarantined_at",
-)
 
 
 def _whole_match(pattern: str) -> str:

@@ -13,13 +13,10 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from lakehouse.local.postgres_server import apply_roles_sql
+from lakehouse.schema.silver import SILVER_COLUMNS
 from lakehouse.stream.postgres_mirror import PostgresMirror
 
-COLUMNS = (
-    "source", "symbol", "trade_id", "price", "quantity", "notional", "side", "trade_time", "trade_date",
-    "ingest_time", "ingest_latency_ms", "schema_version", "predicted_price", "model_version", "kafka_topic",
-    "kafka_partition", "kafka_offset", "kafka_timestamp", "processed_at",
-)  # fmt: skip
+COLUMNS = SILVER_COLUMNS
 _Q18 = Decimal("1e-18")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from lakehouse.schema.silver import QUARANTINE_COLUMNS
 from lakehouse.schema.trade import MAX_CLOCK_SKEW_MS, MAX_EPOCH_MS, MIN_EVENT_TIME_MS, TradeRecord
 from lakehouse.stream import silver_transforms as st
 from tests.utils.trades import make_trade
@@ -178,7 +179,7 @@ def test_quarantine_rows_keep_raw_value_and_coordinates(kafka_frame) -> None:
     raw = b'{"symbol": "BTCUSDT", "price": '
     checked = st.validate(kafka_frame([(raw, 1, 3)]), NOW_MS)
     row = st.quarantine_rows(checked, NOW_MS).first()
-    assert tuple(row.asDict()) == st.QUARANTINE_COLUMNS
+    assert tuple(row.asDict()) == QUARANTINE_COLUMNS
     assert row.value == raw and row.key == b"BTCUSDT"
     assert (row.kafka_topic, row.kafka_partition, row.kafka_offset) == ("raw-trades", 1, 3)
     assert row.reason == "value: not valid JSON"
