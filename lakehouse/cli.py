@@ -125,19 +125,18 @@ def apikey_create(client: str = typer.Argument(..., help="Client name, e.g. tsla
 
 @app.command("demo")
 def demo(
-    duration: float = typer.Option(0, help="Stop after this many seconds (0: until Ctrl-C)."),
-    api_port: int = typer.Option(8000, help="Ingestion API port (a free one is used if busy)."),
-    dashboard_port: int = typer.Option(8501, help="Dashboard port (a free one is used if busy)."),
+    duration: float = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
+    api_port: int = typer.Option(None, help="Ingestion API port (default 8000; a free one is used if busy)."),
+    dashboard_port: int = typer.Option(None, help="Dashboard port (default 8501; a free one is used if busy)."),
 ) -> None:
     """Run the whole local platform (infra, ingestion, streams, dbt, training, dashboard)."""
     from lakehouse.demo import run_demo
-    from lakehouse.demo.run import demo_options_from_env
+    from lakehouse.settings import load_demo_settings
 
-    options = demo_options_from_env()
-    options.duration_s = duration or options.duration_s
-    options.api_port, options.dashboard_port = api_port, dashboard_port
+    given = {"duration_s": duration, "api_port": api_port, "dashboard_port": dashboard_port}
     try:
-        run_demo(options)
+        # Options given on the command line win over LAKEHOUSE_DEMO_* variables.
+        run_demo(load_demo_settings(**{name: value for name, value in given.items() if value is not None}))
     except (InfraError, SettingsError) as error:
         _fail(error)
 

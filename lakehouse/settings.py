@@ -47,12 +47,18 @@ class Settings(BaseSettings):
     env: Literal["local", "docker", "production"] = Field(
         "local", description="Deployment mode; secrets must be set explicitly outside `local`."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level of every service")
+    # Read by lakehouse.paths before any settings (they say where `.lakehouse/env` is); listed here so
+    # they are documented and validated with the rest.
+    home: Path | None = Field(None, description="The local state folder (default: .lakehouse/ beside the code)")
+    jars_dir: Path | None = Field(
+        None, description="Where the resolved JVM jars are (default: <home>/jars); lets state folders share one copy"
+    )
 
     # Kafka
     kafka_bootstrap: str = Field("localhost:9092", description="host:port[,host:port] of the brokers")
-    kafka_topic: str = "raw-trades"
-    kafka_partitions: PositiveInt = 3
+    kafka_topic: str = Field("raw-trades", description="The topic every trade lands in")
+    kafka_partitions: PositiveInt = Field(3, description="Partitions of the topic when it is created")
 
     # Lake and streaming
     lake_uri: str = Field(
@@ -66,13 +72,22 @@ class Settings(BaseSettings):
         "defaults to <lake>/_staging/mlflow",
     )
     s3_endpoint: str | None = Field(None, description="S3-compatible endpoint for s3a:// lakes (MinIO)")
-    s3_access_key: str | None = None
-    s3_secret_key: str | None = None
+    s3_access_key: str | None = Field(None, description="Access key for an s3a:// lake")
+    s3_secret_key: str | None = Field(None, description="Secret key for an s3a:// lake")
 
     # Spark
-    spark_master: str = "local[*]"
-    spark_shuffle_partitions: PositiveInt = 4
-    spark_driver_memory: str = "1g"
+    spark_master: str = Field("local[*]", description="Spark master: local[*] or spark://host:7077")
+    spark_shuffle_partitions: PositiveInt = Field(4, description="spark.sql.shuffle.partitions")
+    spark_driver_memory: str = Field("1g", description="spark.driver.memory")
+    spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field("WARN", description="Spark's own log level")
+    spark_jars_local: bool = Field(
+        True,
+        description="Add this machine's resolved jars to sessions on a spark:// cluster too (off where the "
+        "cluster's image already carries them)",
+    )
+    spark_class_archive: bool = Field(
+        True, description="Start Spark drivers with the class-data archive (faster JVM start); off: without it"
+    )
 
     # Streaming jobs (consumer_lake.py, process_silver.py)
     bronze_trigger_s: float = Field(5.0, gt=0, description="Bronze micro-batch interval in seconds")
@@ -89,8 +104,14 @@ class Settings(BaseSettings):
         "lakehouse.ml.scoring:champion_scorer",
         description="module:function returning the silver scorer (default: the MLflow champion); empty = nulls",
     )
-    pg_silver_table: str = Field("silver.trades", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
-    pg_prices_view: str = Field("public.crypto_prices", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+    pg_silver_table: str = Field(
+        "silver.trades", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", description="The silver mirror in PostgreSQL"
+    )
+    pg_prices_view: str = Field(
+        "public.crypto_prices",
+        pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$",
+        description="The view over the silver mirror that older clients query",
+    )
     stream_fault_pause_s: float = Field(
         0.0, ge=0, description="Fault drills only: pause inside each batch at its crash-sensitive point"
     )
@@ -101,18 +122,24 @@ class Settings(BaseSettings):
     pg_admin_dsn: str | None = Field(None, description="Superuser DSN; local mode and ops tasks only")
 
     # MLflow
-    mlflow_tracking_uri: str = Field(default_factory=lambda: f"sqlite:///{state_dir() / 'mlflow' / 'mlflow.db'}")
-    mlflow_artifact_root: str = Field(default_factory=lambda: (state_dir() / "mlflow" / "artifacts").as_uri())
+    mlflow_tracking_uri: str = Field(
+        default_factory=lambda: f"sqlite:///{state_dir() / 'mlflow' / 'mlflow.db'}",
+        description="MLflow tracking store (a database URI, or http:// of an MLflow server)",
+    )
+    mlflow_artifact_root: str = Field(
+        default_factory=lambda: (state_dir() / "mlflow" / "artifacts").as_uri(),
+        description="Where new MLflow experiments store their artifacts",
+    )
 
     # Ingestion
     api_keys: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="comma-separated client:sha256-hex-of-key"
     )
-    api_max_batch: PositiveInt = 5000
-    api_max_body_bytes: PositiveInt = 5 * 1024 * 1024
-    api_rate_limit_per_s: PositiveInt = 200
-    binance_ws_url: str = "wss://stream.binance.com:9443"
-    binance_rest_url: str = "https://api.binance.com"
+    api_max_batch: PositiveInt = Field(5000, description="Trades per API request at most")
+    api_max_body_bytes: PositiveInt = Field(5 * 1024 * 1024, description="Request body size at most (bytes)")
+    api_rate_limit_per_s: PositiveInt = Field(200, description="Requests per second per API client")
+    binance_ws_url: str = Field("wss://stream.binance.com:9443", description="Binance's WebSocket endpoint")
+    binance_rest_url: str = Field("https://api.binance.com", description="Binance's REST endpoint (backfills)")
     producer_fallback: Literal["none", "standin"] = Field(
         "none",
         description="producer.py's --fallback default: `standin` serves the local exchange stand-in "
@@ -122,7 +149,9 @@ class Settings(BaseSettings):
         None, description="a recording the fallback stand-in replays (real trades) instead of generated ones"
     )
     standin_speed: float = Field(1.0, ge=0, description="the stand-in's replay speed, x real time (0: full speed)")
-    symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: DEFAULT_SYMBOLS.split(","))
+    symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: DEFAULT_SYMBOLS.split(","), description="Binance symbols the producer subscribes to"
+    )
     api_workers: PositiveInt = Field(2, description="uvicorn worker processes of the ingestion API")
     api_kafka_timeout_ms: PositiveInt = Field(
         10_000, description="How long the API waits for Kafka to acknowledge a request's records before a 503"
@@ -130,10 +159,25 @@ class Settings(BaseSettings):
     api_retry_after_s: PositiveInt = Field(5, description="Retry-After (seconds) sent with a 503")
     company_api_key: SecretStr | None = Field(None, description="API key fake_company.py posts with")
 
+    # Local infra (`lakehouse infra up`): ports are chosen free at the first start and kept while free
+    infra_kafka_port: int | None = Field(None, ge=1, le=65535, description="Pin the local Kafka broker's port")
+    infra_kafka_controller_port: int | None = Field(
+        None, ge=1, le=65535, description="Pin the local Kafka controller's port"
+    )
+    infra_pg_port: int | None = Field(None, ge=1, le=65535, description="Pin the local PostgreSQL server's port")
+
     # Operations
+    dag_retries: int = Field(2, ge=0, description="Retries of every Airflow task")
+    dag_retry_delay_s: PositiveInt = Field(60, description="Seconds between Airflow task retries")
     alert_webhook_url: str | None = Field(None, description="Slack- or Telegram-compatible webhook for failures")
     alert_telegram_chat_id: str | None = Field(None, description="chat_id when the webhook is Telegram's sendMessage")
-    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Prometheus port of the producer, the streaming jobs and the trainer (a trainer run beside a "
+        "service that holds it serves on a free port, with a warning)",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -225,11 +269,11 @@ class Settings(BaseSettings):
         return self.pg_dsn
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, prefix: str = ENV_PREFIX) -> str:
     lines = []
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else ""
-        variable = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+        variable = f"{prefix}{field.upper()}" if field else "settings"
         lines.append(f"{variable}: {item['msg']} (got {item.get('input')!r})")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
@@ -241,6 +285,32 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(_env_file=env_files or None, **overrides)  # type: ignore[call-arg]
     except ValidationError as error:
         raise SettingsError(_describe(error)) from error
+
+
+class DemoSettings(BaseSettings):
+    """`make demo` / `lakehouse demo`, tuned with LAKEHOUSE_DEMO_* (tests and small machines)."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}DEMO_", extra="ignore")
+
+    api_port: int = Field(8000, ge=1, le=65535, description="Ingestion API port (a free one is used if busy)")
+    dashboard_port: int = Field(8501, ge=1, le=65535, description="Dashboard port (a free one is used if busy)")
+    duration_s: float | None = Field(None, gt=0, description="Stop after this many seconds (unset: until Ctrl-C)")
+    dbt_interval_s: float = Field(45.0, gt=0, description="Seconds between the demo's dbt runs")
+    # About 2.5 minutes of the default feeds (60 + 20 trades/s): on less, every model loses to the naive
+    # forecast (measured: 40 s of history never won), and a failed run costs minutes before the next try.
+    train_after_rows: PositiveInt = Field(12_000, description="Silver rows before the first training run")
+    train_check_s: float = Field(30.0, gt=0, description="How often the demo checks whether to train")
+    train_retry_s: float = Field(120.0, gt=0, description="Seconds before training again after a run that lost")
+    company_rate: float = Field(20.0, gt=0, description="Trades per second of the simulated company")
+    standin_rate: float = Field(60.0, gt=0, description="Trades per second of the exchange stand-in")
+    stop_infra: bool = Field(True, description="Stop the Kafka and PostgreSQL the demo started when it ends")
+
+
+def load_demo_settings(**overrides: Any) -> DemoSettings:
+    try:
+        return DemoSettings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_describe(error, prefix=f"{ENV_PREFIX}DEMO_")) from error
 
 
 @lru_cache(maxsize=1)

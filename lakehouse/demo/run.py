@@ -28,30 +28,13 @@ from lakehouse.demo.supervisor import ServiceSpec, Supervisor, wait_for_port
 from lakehouse.local import processes
 from lakehouse.local.infra import LocalInfra
 from lakehouse.paths import REPO_ROOT, env_file, logs_dir, state_dir
-from lakehouse.settings import Settings, load_settings
+from lakehouse.settings import DemoSettings, Settings, load_demo_settings, load_settings
 
 log = logging.getLogger(__name__)
 # Wide enough for paths when the output is a log file rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 COMPANY_CLIENT = "demo-company"
-CHAMPION_SCORER = "lakehouse.ml.scoring:champion_scorer"
-
-
-@dataclass
-class DemoOptions:
-    api_port: int = 8000
-    dashboard_port: int = 8501
-    duration_s: float | None = None
-    dbt_interval_s: float = 45.0
-    # About 2.5 minutes of the default feeds (60 + 20 trades/s): on less, every model loses to the naive
-    # forecast (measured: 40 s of history never won), and a failed run costs minutes before the next try.
-    train_after_rows: int = 12_000
-    train_check_s: float = 30.0
-    train_retry_s: float = 120.0
-    company_rate: float = 20.0
-    standin_rate: float = 60.0
-    stop_infra: bool = True
 
 
 @dataclass
@@ -109,7 +92,7 @@ def _port(preferred: int, what: str) -> int:
     return port
 
 
-def service_specs(settings: Settings, options: DemoOptions, api_port: int, dashboard_port: int) -> list[ServiceSpec]:
+def service_specs(settings: Settings, options: DemoSettings, api_port: int, dashboard_port: int) -> list[ServiceSpec]:
     """What the demo runs, in start order (pure: easy to read and to test)."""
     python = sys.executable
     logs = logs_dir()
@@ -152,7 +135,7 @@ def service_specs(settings: Settings, options: DemoOptions, api_port: int, dashb
             "silver-stream",
             [python, "process_silver.py"],
             logs / "process_silver.log",
-            env={"LAKEHOUSE_SILVER_SCORER": os.environ.get("LAKEHOUSE_SILVER_SCORER", CHAMPION_SCORER)},
+            env={"LAKEHOUSE_SILVER_SCORER": settings.silver_scorer or ""},
         ),
         ServiceSpec(
             "dashboard",
@@ -199,7 +182,7 @@ def _gold_candles(settings: Settings) -> int:
     return int(row[0]) if row else 0
 
 
-def _dbt_loop(settings: Settings, options: DemoOptions, status: DemoStatus, stop: threading.Event) -> None:
+def _dbt_loop(settings: Settings, options: DemoSettings, status: DemoStatus, stop: threading.Event) -> None:
     from lakehouse.gold.dbt import DbtError, build_gold
 
     while not stop.wait(0 if status.dbt_runs == 0 else options.dbt_interval_s):
@@ -236,7 +219,7 @@ def _run_stoppable(args: list[str], log_file: Path, stop: threading.Event) -> in
     return process.returncode
 
 
-def _training_loop(settings: Settings, options: DemoOptions, status: DemoStatus, stop: threading.Event) -> None:
+def _training_loop(settings: Settings, options: DemoSettings, status: DemoStatus, stop: threading.Event) -> None:
     from lakehouse.ml import registry
 
     while not stop.wait(options.train_check_s):
@@ -283,8 +266,8 @@ def _print_services(supervisor: Supervisor, settings: Settings) -> None:
     console.print(table)
 
 
-def run_demo(options: DemoOptions | None = None) -> None:
-    options = options or DemoOptions()
+def run_demo(options: DemoSettings | None = None) -> None:
+    options = options or load_demo_settings()
     status = DemoStatus()
     console.rule("[bold]market-data lakehouse: local demo")
     console.print("[1/4] starting local Kafka and PostgreSQL ...")
@@ -343,19 +326,3 @@ def run_demo(options: DemoOptions | None = None) -> None:
             infra.down()
         status.save()
         console.print(f"stopped. Data and checkpoints are kept in {state_dir()}; `make demo` resumes.")
-
-
-def demo_options_from_env() -> DemoOptions:
-    """Overrides for tests and small machines: LAKEHOUSE_DEMO_<FIELD>."""
-    options = DemoOptions()
-    for name, value in asdict(options).items():
-        raw = os.environ.get(f"LAKEHOUSE_DEMO_{name.upper()}")
-        if raw is None:
-            continue
-        if isinstance(value, bool):
-            setattr(options, name, raw.lower() in ("1", "true", "yes"))
-        elif isinstance(value, int):
-            setattr(options, name, int(raw))
-        else:
-            setattr(options, name, float(raw))
-    return options

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 KAFKA_PORT_VAR = "LAKEHOUSE_INFRA_KAFKA_PORT"
 PG_PORT_VAR = "LAKEHOUSE_INFRA_PG_PORT"
+CONTROLLER_PORT_VAR = "LAKEHOUSE_INFRA_KAFKA_CONTROLLER_PORT"
 
 
 @dataclass
@@ -90,11 +91,10 @@ def load_passwords() -> PgPasswords:
     return PgPasswords(**{key: stored[key] for key in ("admin", "writer", "reader")})
 
 
-def _choose_port(current: int, variable: str, running: bool) -> int:
+def _choose_port(current: int, explicit: int | None, variable: str, running: bool) -> int:
     """An explicit port must be free; otherwise reuse the previous port while it is free."""
-    explicit = os.environ.get(variable)
     if explicit:
-        port = int(explicit)
+        port = explicit
         if not running and processes.port_in_use(port):
             raise InfraError(f"port {port} ({variable}) is in use by another process: free it, or unset {variable}")
         return port
@@ -131,11 +131,11 @@ class LocalInfra:
         self.postgres.clean_stale()
         kafka_running = self.kafka.pid_file.running_pid() is not None
         pg_running = self.postgres.pid_file.running_pid() is not None
-        ports.kafka = _choose_port(ports.kafka, KAFKA_PORT_VAR, kafka_running)
+        ports.kafka = _choose_port(ports.kafka, settings.infra_kafka_port, KAFKA_PORT_VAR, kafka_running)
         ports.kafka_controller = _choose_port(
-            ports.kafka_controller, "LAKEHOUSE_INFRA_KAFKA_CONTROLLER_PORT", kafka_running
+            ports.kafka_controller, settings.infra_kafka_controller_port, CONTROLLER_PORT_VAR, kafka_running
         )
-        ports.postgres = _choose_port(ports.postgres, PG_PORT_VAR, pg_running)
+        ports.postgres = _choose_port(ports.postgres, settings.infra_pg_port, PG_PORT_VAR, pg_running)
         self.ports_file.write_text(json.dumps(asdict(ports), indent=2))
         bootstrap = f"127.0.0.1:{ports.kafka}"
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+log = logging.getLogger(__name__)
 
 
 def on_task_failure(context: dict[str, Any]) -> None:
@@ -24,9 +25,19 @@ def on_task_failure(context: dict[str, Any]) -> None:
 
 
 def default_args() -> dict[str, Any]:
+    from lakehouse.settings import Settings, SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+        retries, delay_s = settings.dag_retries, settings.dag_retry_delay_s
+    except SettingsError as error:
+        # A DAG file that fails to parse disappears from Airflow; its tasks report the bad settings instead.
+        log.warning("default retries for the DAGs: %s", error)
+        fields = Settings.model_fields
+        retries, delay_s = fields["dag_retries"].default, fields["dag_retry_delay_s"].default
     return {
         "owner": "lakehouse",
-        "retries": int(os.environ.get("LAKEHOUSE_DAG_RETRIES", "2")),
-        "retry_delay": timedelta(seconds=int(os.environ.get("LAKEHOUSE_DAG_RETRY_DELAY_S", "60"))),
+        "retries": retries,
+        "retry_delay": timedelta(seconds=delay_s),
         "on_failure_callback": on_task_failure,
     }

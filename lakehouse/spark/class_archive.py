@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 # The JVM reports every class it could not archive; those notes are not errors.
 QUIET_CDS_LOGGING = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off", "-Xlog:class+path=off")
-ENABLED_VARIABLE = "LAKEHOUSE_SPARK_CLASS_ARCHIVE"
+ENABLED_VARIABLE = "LAKEHOUSE_SPARK_CLASS_ARCHIVE"  # Settings.spark_class_archive
+# Not a setting: how ensure_archive() tells the training JVM it starts where to dump the classes.
+DUMP_VARIABLE = "LAKEHOUSE_SPARK_CLASS_ARCHIVE_DUMP"
 
 
 def _java_binary() -> Path | None:
@@ -62,7 +64,12 @@ def archive_path(jars: list[Path]) -> Path | None:
 
 
 def enabled() -> bool:
-    return os.environ.get(ENABLED_VARIABLE, "1") != "0"
+    from lakehouse.settings import SettingsError, load_settings
+
+    try:
+        return load_settings().spark_class_archive
+    except SettingsError:
+        return True  # the archive only speeds up a start; the caller reports bad settings itself
 
 
 def java_options(jars: list[Path]) -> list[str]:
@@ -89,7 +96,7 @@ def ensure_archive(timeout_s: float = 600) -> Path | None:
     log.info("building the Spark class archive %s (once per JVM and jar set)", path.name)
     # Written under a temporary name: a job starting meanwhile never maps a half-written archive.
     partial = path.with_suffix(f".{os.getpid()}.partial")
-    environment = {**os.environ, "LAKEHOUSE_SPARK_CLASS_ARCHIVE_DUMP": str(partial)}
+    environment = {**os.environ, DUMP_VARIABLE: str(partial)}
     try:
         result = subprocess.run(
             [sys.executable, "-m", "lakehouse.spark.class_archive"],
@@ -114,7 +121,7 @@ def ensure_archive(timeout_s: float = 600) -> Path | None:
 
 def dump_options() -> list[str]:
     """Options of the training job's JVM (set through LAKEHOUSE_SPARK_CLASS_ARCHIVE_DUMP by ensure_archive)."""
-    target = os.environ.get("LAKEHOUSE_SPARK_CLASS_ARCHIVE_DUMP")
+    target = os.environ.get(DUMP_VARIABLE)
     return [f"-XX:ArchiveClassesAtExit={target}", *QUIET_CDS_LOGGING] if target else []
 
 

@@ -88,7 +88,7 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = spark_conf(settings, app_name)
-    if not settings.spark_master.startswith("spark://") or os.environ.get("LAKEHOUSE_SPARK_JARS_LOCAL", "1") == "1":
+    if not settings.spark_master.startswith("spark://") or settings.spark_jars_local:
         jars = spark_jars()
         conf["spark.jars"] = ",".join(str(jar) for jar in jars)
         # The driver maps the class archive made for exactly these jars (see class_archive).
@@ -98,6 +98,6 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "WARN"))
+    spark.sparkContext.setLogLevel(settings.spark_log_level)
     log.info("Spark %s session %s on %s (lake %s)", spark.version, app_name, settings.spark_master, settings.lake_uri)
     return spark

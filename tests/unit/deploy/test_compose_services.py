@@ -173,13 +173,12 @@ def test_spark_workers_can_be_scaled(services) -> None:
 def test_app_containers_get_settings_that_load_in_docker_mode(services) -> None:
     # Every LAKEHOUSE_* variable names a real setting (a typo would be silently ignored), and the
     # environment each container gets builds a valid Settings with env=docker (secrets present).
-    known_extra = {"LAKEHOUSE_HOME", "LAKEHOUSE_SPARK_JARS_LOCAL"}
     fields = {f"LAKEHOUSE_{name.upper()}" for name in Settings.model_fields}
     for name, svc in _app_services(services).items():
         if name in SETTINGS_FREE_APPS:
             continue
         env = _environment(svc)
-        unknown = {key for key in env if key.startswith("LAKEHOUSE_")} - fields - known_extra
+        unknown = {key for key in env if key.startswith("LAKEHOUSE_")} - fields
         assert unknown == set(), f"{name}: unknown settings {sorted(unknown)}"
         values = {key.removeprefix("LAKEHOUSE_").lower(): value for key, value in env.items() if key in fields}
         settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
