@@ -1,35 +1,19 @@
-"""`make bench`: run every benchmark module in bench/ that defines main(), then write SUMMARY.md."""
+"""`make bench`: run every benchmark module in bench/ that defines main(), then write docs/benchmarks.md."""
 
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import pkgutil
 import sys
 import time
 
 from bench.common import RESULTS_DIR
+from bench.report import DOCS_PAGE, render
 from lakehouse.logging_setup import configure_logging
 
 log = logging.getLogger("bench")
-SKIP = {"common", "__main__"}
-
-
-def summary_markdown() -> str:
-    lines = ["# Benchmark summary", "", "| benchmark | figure | target | measured | result |", "|---|---|---|---|---|"]
-    for path in sorted(RESULTS_DIR.glob("*.json")):
-        result = json.loads(path.read_text())
-        for figure, check in result.get("targets", {}).items():
-            unit = check.get("unit", "")
-            lines.append(
-                f"| {result['name']} | {figure} | {check['op']} {check['value']} {unit} | "
-                f"{check['measured']} {unit} | {'pass' if check['pass'] else '**FAIL**'} |"
-            )
-    results = sorted(RESULTS_DIR.glob("*.json"))
-    if results:
-        lines += ["", f"Machine: {json.dumps(json.loads(results[-1].read_text())['machine'])}"]
-    return "\n".join(lines) + "\n"
+SKIP = {"common", "__main__", "report", "chaos_ledger"}
 
 
 def main() -> int:
@@ -51,8 +35,8 @@ def main() -> int:
             log.exception("benchmark %s failed", name)
             failures += 1
         log.info("benchmark %s took %.0fs", name, time.monotonic() - started)
-    (RESULTS_DIR / "SUMMARY.md").write_text(summary_markdown())
-    log.info("summary written to %s", RESULTS_DIR / "SUMMARY.md")
+    DOCS_PAGE.write_text(render())
+    log.info("figures written to %s", DOCS_PAGE)
     return 1 if failures else 0
 
 

@@ -31,8 +31,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 # stand-in replays in real time: ../shared/data/README.md.
 RECORDING = "binance_usdm_btcusdt_20240808.gz"
 
-
-# Opt-in until the whole scenario is measured inside CI's 60-minute budget (README, "Run with
+# compose test run"): `make test-compose` sets it; a plain `make test` skips the run with this reason.
+# Opt-in until the whole scenario is measured inside CI's 60-minute budget (docs/docker.md, "The
 # Docker"): `make test-compose` sets it; a plain `make test` skips the run with this reason.
 OPT_IN = "LAKEHOUSE_COMPOSE_TESTS"
 
@@ -105,7 +105,7 @@ def stack(engine: Engine, run_dir: Path) -> Iterator[ComposeStack]:
     stack = ComposeStack(binary=compose_binary, env_file=_stack_env(run_dir))
     stack.down(volumes=True)  # a stack left by an interrupted run
     try:
-        # What `lakehouse images build` does (README, "Building without Docker Hub").
+        # What `lakehouse images build` does (docs/docker.md, "Building without Docker Hub").
         stack.timed("build base and stand-in images", build_all)
         stack.timed("find extra CAs", lambda: write_extra_ca(PYTHON.tag))
         stack.timed("build our images", lambda: stack.compose("build", timeout_s=3000))

@@ -31,7 +31,7 @@ TOPIC = "raw-trades"
 SCREENSHOT = state_dir() / "screenshots" / "compose-dashboard.png"
 
 # Services that are one-shot jobs (they must have exited 0) or optional profiles, and the ones the
-# air-gap override leaves out because their images cannot be pulled or built here (README).
+# air-gap override leaves out because their images cannot be pulled or built here (docs/docker.md).
 ONE_SHOTS = {"kafka-init", "minio-init", "airflow-init"}
 LEFT_OUT = {"grafana", "metabase", "metabase-init", "cadvisor", "company"}
 API_SYMBOL = "TSLA"
@@ -169,7 +169,7 @@ def test_api_and_producer_trades_reach_bronze_silver_and_postgres(stack: Compose
 
 
 def test_memory_of_the_stack_while_trades_flow(stack: ComposeStack) -> None:
-    """`docker stats` of every container with the producer replaying: recorded for the README."""
+    """`docker stats` of every container with the producer replaying: recorded for the closing report."""
     rows = [
         json.loads(line) for line in stack.docker("stats", "--no-stream", "--format", "{{json .}}").stdout.splitlines()
     ]
