@@ -31,9 +31,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 # stand-in replays in real time: ../shared/data/README.md.
 RECORDING = "binance_usdm_btcusdt_20240808.gz"
 
-# compose test run"): `make test-compose` sets it; a plain `make test` skips the run with this reason.
-# Opt-in until the whole scenario is measured inside CI's 60-minute budget (docs/docker.md, "The
-# Docker"): `make test-compose` sets it; a plain `make test` skips the run with this reason.
+
+# Opt-in until the whole scenario fits CI's 60-minute budget (docs/docker.md, "The compose test run"):
+# `make test-compose` sets it; a plain `make test` skips the run with this reason.
 OPT_IN = "LAKEHOUSE_COMPOSE_TESTS"
 
 
