@@ -25,11 +25,11 @@ from typing import Any
 import psycopg
 
 from bench.common import RESULTS_DIR, write_result
-from lakehouse.dashboard.harness import open_dashboard, running_dashboard
 from lakehouse.gold.dbt import build_gold
 from lakehouse.logging_setup import configure_logging
 from lakehouse.settings import load_settings
 from tests.integration.dashboard.conftest import with_predictions
+from tests.utils.browser import open_dashboard, running_dashboard
 from tests.utils.market import synthetic_trades
 from tests.utils.silver_pg import gold_db, load_silver, silver_rows
 

@@ -241,7 +241,7 @@ def test_airflow_schedules_dbt_gold_and_runs_retrain_and_maintenance(stack: Comp
 
 
 def test_the_dashboard_draws_candles_in_a_browser(stack: ComposeStack) -> None:
-    from lakehouse.dashboard.harness import open_dashboard
+    from tests.utils.browser import open_dashboard
 
     load = open_dashboard(DASHBOARD, screenshot=SCREENSHOT, expect_text=("Last price", "Pipeline health"))
     assert load.candles_drawn >= 1 and "No gold candles yet" not in load.text

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lakehouse.dashboard.harness import open_dashboard, running_dashboard
 from lakehouse.paths import state_dir
 from tests.integration.dashboard.conftest import SYMBOLS, GoldData, page_env
+from tests.utils.browser import open_dashboard, running_dashboard
 
 SCREENSHOT = state_dir() / "screenshots" / "dashboard.png"
 
