@@ -2,8 +2,9 @@
 ### dbt_gold
 
 Builds the gold layer in PostgreSQL every 5 minutes: `dbt build` (models, data tests, unit tests)
-over the silver mirror. Incremental candles pick up late trades by their processing time.
-A failure posts to `LAKEHOUSE_ALERT_WEBHOOK_URL`.
+over the silver mirror. Incremental candles pick up late trades by their processing time. Then
+`dbt source freshness`: the run fails when silver received no rows for 30 minutes (a warning after 5),
+after gold was built from what there is. A failure posts to `LAKEHOUSE_ALERT_WEBHOOK_URL`.
 """
 
 from airflow.sdk import dag, task
@@ -28,7 +29,13 @@ def dbt_gold() -> None:
 
         return dbt_build()
 
-    dbt_build()
+    @task
+    def source_freshness() -> dict:
+        from lakehouse.orchestration.tasks import silver_freshness
+
+        return silver_freshness()
+
+    dbt_build() >> source_freshness()
 
 
 dag = dbt_gold()

@@ -6,6 +6,7 @@ LAKEHOUSE_PG_DSN, so local mode needs no extra configuration and no secret lands
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -89,3 +90,39 @@ def build_gold(settings: Settings, database: str | None = None, full_refresh: bo
     if full_refresh:
         args.append("--full-refresh")
     return run_dbt(settings, *args, database=database)
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    source: str  # e.g. silver.trades
+    status: str  # pass, warn, error or runtime error (dbt's words)
+    age_s: float | None  # seconds since the newest processed row
+
+
+def check_source_freshness(settings: Settings, database: str | None = None) -> list[SourceFreshness]:
+    """`dbt source freshness`: how long ago silver last received rows, against the thresholds in
+    sources.yml. Raise DbtError when a source is past its error threshold (the Airflow task fails and
+    alerts); a warning is returned and logged."""
+    command, env = dbt_invocation(settings, "source", "freshness", database=database)
+    result = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
+    sources_json = Path(env["DBT_TARGET_PATH"]) / "sources.json"
+    try:
+        report = json.loads(sources_json.read_text())
+    except (OSError, ValueError) as error:
+        raise DbtError(f"`dbt source freshness` wrote no report:\n{(result.stdout + result.stderr)[-4000:]}") from error
+    found = [
+        SourceFreshness(
+            source=entry["unique_id"].split(".", 2)[2],  # source.<project>.<source>.<table>
+            status=entry["status"],
+            age_s=entry.get("max_loaded_at_time_ago_in_s"),
+        )
+        for entry in report.get("results", [])
+    ]
+    for item in found:
+        if item.status == "warn":
+            log.warning("source %s is stale: newest row %.0f s old", item.source, item.age_s or 0)
+    failed = [item for item in found if item.status not in ("pass", "warn")]
+    if failed or result.returncode != 0:
+        described = ", ".join(f"{i.source}: {i.status} ({i.age_s or 0:.0f} s old)" for i in failed)
+        raise DbtError(f"source freshness failed: {described or (result.stdout + result.stderr)[-2000:]}")
+    return found

@@ -28,6 +28,13 @@ def dbt_build(settings: Settings | None = None) -> dict[str, Any]:
     return {"seconds": round(result.seconds, 1)}
 
 
+def silver_freshness(settings: Settings | None = None) -> dict[str, Any]:
+    """`dbt source freshness` of silver: fails (and so alerts) when silver stopped receiving trades."""
+    from lakehouse.gold.dbt import check_source_freshness
+
+    return {item.source: item.status for item in check_source_freshness(settings or load_settings())}
+
+
 @contextmanager
 def _spark_for_task(settings: Settings, app_name: str, spark: SparkSession | None) -> Iterator[SparkSession]:
     """A task's own session, stopped afterwards (a worker process must not keep a JVM); or the caller's."""

@@ -1,28 +1,32 @@
 """dbt build on real PostgreSQL: gold candles equal an independent pandas computation, incrementally too."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pytest
 
-from lakehouse.gold.dbt import build_gold, run_dbt
+from lakehouse.gold.dbt import DbtError, build_gold, check_source_freshness, dbt_invocation, run_dbt
 from tests.utils.market import synthetic_trades
 from tests.utils.silver_pg import load_silver, silver_rows
 
 CANDLE_COLUMNS = ["symbol", "bucket_start", "open", "high", "low", "close", "volume", "notional", "trade_count", "vwap"]
 
 
+def silver_trades(dsn: str) -> pd.DataFrame:
+    columns = ["symbol", "trade_id", "trade_time", "price", "quantity", "notional"]
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT {', '.join(columns)} FROM silver.trades").fetchall()
+    return pd.DataFrame(rows, columns=columns)
+
+
 def expected_candles_1m(dsn: str) -> pd.DataFrame:
     """Candles from the silver rows, computed in pandas without any of the dbt SQL."""
-    with psycopg.connect(dsn) as conn:
-        trades = pd.DataFrame(
-            conn.execute(
-                "SELECT symbol, trade_id, trade_time, price, quantity, notional FROM silver.trades"
-            ).fetchall(),
-            columns=["symbol", "trade_id", "trade_time", "price", "quantity", "notional"],
-        )
+    trades = silver_trades(dsn)
     trades["bucket_start"] = trades["trade_time"].dt.floor("min")
     trades["id_len"] = trades["trade_id"].str.len()
     trades = trades.sort_values(["symbol", "bucket_start", "trade_time", "id_len", "trade_id"])
@@ -146,3 +150,84 @@ def test_model_accuracy_against_the_realised_price(settings, gold_db) -> None:
         ).fetchall()
     assert len(rebuilt) == 1 and rebuilt[0][:2] == incremental[:2]  # from scratch equals incremental
     assert rebuilt[0][2:] == pytest.approx(incremental[2:])
+
+
+def test_source_freshness_passes_on_fresh_silver_and_fails_on_stale(settings, gold_db) -> None:
+    trades = synthetic_trades(symbols=("BTCUSDT",), minutes=1, trades_per_s=1.0)
+    load_silver(gold_db["dsn"], silver_rows(trades, processed_at=datetime.now(UTC) - timedelta(minutes=45)))
+    with pytest.raises(DbtError, match=r"silver\.trades: error \(27\d\d s old\)"):
+        check_source_freshness(settings, database=gold_db["name"])  # past the 30-minute error threshold
+
+    load_silver(
+        gold_db["dsn"], silver_rows(synthetic_trades(symbols=("ETHUSDT",), minutes=1), processed_at=datetime.now(UTC))
+    )
+    (fresh,) = check_source_freshness(settings, database=gold_db["name"])
+    assert (fresh.source, fresh.status) == ("silver.trades", "pass") and fresh.age_s < 60
+
+
+DAILY_EXACT = ["open", "close", "high", "low", "volume", "notional", "trade_count", "active_minutes"]
+DAILY_RATIOS = ["daily_return", "realized_volatility", "vwap"]
+
+
+def expected_daily_stats(dsn: str) -> pd.DataFrame:
+    """symbol_daily_stats from the silver rows, in pandas, without the dbt SQL or the candles."""
+    trades = silver_trades(dsn)
+    trades["trade_time"] = trades["trade_time"].dt.tz_convert("UTC")
+    trades["trade_date"] = trades["trade_time"].dt.date
+    trades["minute"] = trades["trade_time"].dt.floor("min")
+    trades["id_len"] = trades["trade_id"].str.len()
+    trades = trades.sort_values(["symbol", "trade_time", "id_len", "trade_id"])
+    rows = []
+    for (symbol, day), group in trades.groupby(["symbol", "trade_date"], sort=True):
+        minute_closes = group.groupby("minute")["price"].last().astype(float)
+        log_returns = np.log(minute_closes / minute_closes.shift(1)).dropna()
+        volume, notional = sum(group["quantity"], Decimal(0)), sum(group["notional"], Decimal(0))
+        first, last = group["price"].iloc[0], group["price"].iloc[-1]
+        rows.append({
+            "symbol": symbol, "trade_date": day, "open": first, "close": last, "high": group["price"].max(),
+            "low": group["price"].min(), "volume": volume, "notional": notional, "trade_count": len(group),
+            "active_minutes": group["minute"].nunique(), "daily_return": float(last / first - 1),
+            "realized_volatility": float(np.sqrt((log_returns**2).sum())), "vwap": float(notional / volume),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_daily_stats_match_pandas_across_a_utc_midnight(settings, gold_db) -> None:
+    start = datetime(2026, 11, 1, 23, 35, tzinfo=UTC)  # 25 minutes before midnight, 20 after
+    trades = synthetic_trades(symbols=("BTCUSDT", "TSLA"), minutes=45, trades_per_s=1.0, start=start)
+    load_silver(gold_db["dsn"], silver_rows(trades, processed_at=datetime.now(UTC)))
+    build_gold(settings, database=gold_db["name"], full_refresh=True)
+
+    expected = expected_daily_stats(gold_db["dsn"])
+    columns = ["symbol", "trade_date", *DAILY_EXACT, *DAILY_RATIOS]
+    with psycopg.connect(gold_db["reader_dsn"]) as reader:
+        rows = reader.execute(f"SELECT {', '.join(columns)} FROM gold.symbol_daily_stats ORDER BY symbol, trade_date")
+        gold = pd.DataFrame(rows.fetchall(), columns=columns)
+    assert len(gold) == len(expected) == 4  # two symbols, two UTC days
+    for column in ["symbol", "trade_date", *DAILY_EXACT]:
+        assert gold[column].tolist() == expected[column].tolist(), column  # exact: decimals and counts
+    for column in DAILY_RATIOS:
+        assert [float(v) for v in gold[column]] == pytest.approx(expected[column].tolist(), rel=1e-12), column
+
+
+def test_every_column_of_every_model_is_documented(settings, gold_db) -> None:
+    load_silver(gold_db["dsn"], silver_rows(synthetic_trades(minutes=2), processed_at=datetime.now(UTC)))
+    build_gold(settings, database=gold_db["name"], full_refresh=True)
+    run_dbt(settings, "docs", "generate", database=gold_db["name"])  # catalog.json: the columns that exist
+    _command, env = dbt_invocation(settings, database=gold_db["name"])
+    target = Path(env["DBT_TARGET_PATH"])
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    undocumented = {}
+    for unique_id, node in catalog["nodes"].items():
+        if not unique_id.startswith("model."):
+            continue
+        described = manifest["nodes"][unique_id]
+        assert described["description"], f"{unique_id} has no description"
+        missing = [
+            name for name in node["columns"]
+            if not described["columns"].get(name, {}).get("description")
+        ]  # fmt: skip
+        if missing:
+            undocumented[described["name"]] = missing
+    assert not undocumented, f"document these columns in the models' .yml files: {undocumented}"

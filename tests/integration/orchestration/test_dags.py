@@ -65,6 +65,7 @@ def test_dbt_gold_dag_runs_against_the_local_stack(run_airflow_python, gold_db) 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = last_json_line(result.stdout)
     assert report["state"] == "success", result.stdout[-4000:]
+    assert set(report["tasks"]) == {"dbt_build", "source_freshness"}  # silver fresh: both succeed
     with psycopg.connect(gold_db["dsn"]) as conn:
         assert conn.execute("SELECT count(*) FROM gold.candles_1m").fetchone()[0] > 0
 
