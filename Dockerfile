@@ -37,6 +37,7 @@ COPY --chown=root:root lakehouse/ /app/lakehouse/
 COPY --chown=root:root schemas/ /app/schemas/
 COPY --chown=root:root ops/ /app/ops/
 COPY --chown=root:root *.py /app/
+COPY --chown=root:root .streamlit/ /app/.streamlit/
 COPY --chown=root:root dags/ /app/dags/
 COPY --chown=root:root dbt_project/ /app/dbt_project/
 # The code belongs to root and is read-only for the service user; only dbt's own output folders

@@ -14,7 +14,8 @@ DAY = timedelta(hours=24)
 @dataclass(frozen=True)
 class Kpis:
     last_price: float
-    change_24h: float | None  # fraction, e.g. 0.012 = +1.2 %; None without a candle 24 h back
+    change: float  # fraction over change_span, e.g. 0.012 = +1.2 %
+    change_span: timedelta  # 24 h, or less when that is all the history there is
     vwap_24h: float | None
     realized_vol_24h: float | None  # sqrt of the summed squared 1-minute log returns (not annualised)
     candles: int
@@ -29,15 +30,26 @@ def kpis(candles: pd.DataFrame) -> Kpis | None:
     day = frame[frame["bucket_start"] > newest - DAY]
     close = day["close"].astype(float)
     last_price = float(close.iloc[-1])
-    # 24 h change only when the window really reaches back a day (within one candle).
-    spans_day = day["bucket_start"].iloc[0] <= newest - DAY + timedelta(minutes=1)
+    # Over the day, or over the history there is: from the first candle's open to the last close.
     first_open = float(day["open"].iloc[0])
-    change = last_price / first_open - 1.0 if spans_day and first_open > 0 else None
+    change = last_price / first_open - 1.0 if first_open > 0 else 0.0
+    span = min(newest + timedelta(minutes=1) - day["bucket_start"].iloc[0], DAY)
     volume = float(day["volume"].astype(float).sum())
     vwap = float(day["notional"].astype(float).sum()) / volume if volume > 0 else None
     returns = [math.log(b / a) for a, b in zip(close.iloc[:-1], close.iloc[1:], strict=True) if a > 0 and b > 0]
     vol = math.sqrt(sum(r * r for r in returns)) if returns else None
-    return Kpis(last_price=last_price, change_24h=change, vwap_24h=vwap, realized_vol_24h=vol, candles=len(day))
+    return Kpis(
+        last_price=last_price, change=change, change_span=span, vwap_24h=vwap, realized_vol_24h=vol, candles=len(day)
+    )
+
+
+def describe_span(span: timedelta) -> str:
+    """A change's span as a metric label reads it: "24 h", "3 h 20 min", "45 min"."""
+    minutes = round(span.total_seconds() / 60)
+    hours, rest = divmod(minutes, 60)
+    if hours and rest:
+        return f"{hours} h {rest} min"
+    return f"{hours} h" if hours else f"{rest} min"
 
 
 @dataclass(frozen=True)

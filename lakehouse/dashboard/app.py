@@ -129,7 +129,8 @@ def live_panel(dsn: str, symbol: str, window: timedelta) -> None:
     if figures is not None:
         columns = st.columns(4)
         columns[0].metric("Last price", _fmt(figures.last_price))
-        columns[1].metric("24 h change", _fmt(figures.change_24h, "{:+.2%}"))
+        span = analytics.describe_span(figures.change_span)
+        columns[1].metric(f"Change {span}", _fmt(figures.change, "{:+.2%}"), help=f"From the open {span} ago")
         columns[2].metric("VWAP 24 h", _fmt(figures.vwap_24h))
         columns[3].metric("Realized volatility 24 h", _fmt(figures.realized_vol_24h, "{:.2%}"))
     since = newest_bucket - window

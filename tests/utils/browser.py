@@ -51,7 +51,9 @@ def running_dashboard(env: dict[str, str], startup_s: float = 90) -> Iterator[st
         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
     ]  # fmt: skip
     with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(  # from the repository, where .streamlit/config.toml is
+            command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
+        )
         url = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:

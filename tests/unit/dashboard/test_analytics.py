@@ -33,16 +33,25 @@ def test_kpis_over_a_full_day() -> None:
     assert figures is not None and figures.candles == 24 * 60
     day = closes[-24 * 60 :]
     assert figures.last_price == closes[-1]
-    assert figures.change_24h == pytest.approx(closes[-1] / closes[-24 * 60 - 1] - 1)  # first open = prior close
+    assert figures.change == pytest.approx(closes[-1] / closes[-24 * 60 - 1] - 1)  # first open = prior close
+    assert figures.change_span == timedelta(hours=24)
     assert figures.vwap_24h == pytest.approx(sum(day) / len(day))
     returns = [math.log(b / a) for a, b in itertools.pairwise(day)]
     assert figures.realized_vol_24h == pytest.approx(math.sqrt(sum(r * r for r in returns)))
 
 
-def test_kpis_without_a_day_of_history_has_no_24h_change() -> None:
+def test_without_a_day_of_history_the_change_covers_the_history_there_is() -> None:
     figures = analytics.kpis(candles([10.0, 11.0, 12.0]))
-    assert figures is not None and figures.change_24h is None and figures.last_price == 12.0
+    assert figures is not None and figures.last_price == 12.0
+    assert figures.change == pytest.approx(12.0 / 10.0 - 1)  # the first candle's open is the close before it
+    assert figures.change_span == timedelta(minutes=3)
     assert analytics.kpis(candles([])) is None
+
+
+def test_spans_read_at_a_glance() -> None:
+    assert analytics.describe_span(timedelta(hours=24)) == "24 h"
+    assert analytics.describe_span(timedelta(hours=3, minutes=20)) == "3 h 20 min"
+    assert analytics.describe_span(timedelta(minutes=45)) == "45 min"
 
 
 def test_forecast_errors_compare_model_with_no_change() -> None:
