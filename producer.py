@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from lakehouse.ingest.producer_app import main
+from lakehouse.ingest.exchange_feed import main
 from lakehouse.logging_setup import configure_logging
 from lakehouse.settings import SettingsError, load_settings
 

@@ -34,7 +34,7 @@ import httpx
 from bench.common import write_result
 from lakehouse.ingest.api_models import parse_trades, record_value
 from lakehouse.kafka.admin import ensure_topic
-from lakehouse.kafka.producer import TradeProducer
+from lakehouse.kafka.trade_producer import TradeProducer
 from lakehouse.local.processes import free_port, wait_until
 from lakehouse.logging_setup import configure_logging
 from lakehouse.paths import REPO_ROOT

@@ -26,8 +26,8 @@ from typing import Any
 
 from bench.api_throughput import ceiling_confluent, ceiling_kafka_python
 from bench.common import write_result
-from lakehouse.ingest.producer_app import ProducerOptions, run_producer
-from lakehouse.ingest.producer_metrics import ProducerMetrics
+from lakehouse.ingest.exchange_feed import ProducerOptions, run_producer
+from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.kafka.admin import ensure_topic
 from lakehouse.local.processes import free_port, port_in_use, wait_until
 from lakehouse.logging_setup import configure_logging

@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -34,7 +35,7 @@ log = logging.getLogger("lakehouse.cli")
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-def _fail(error: Exception) -> None:
+def _fail(error: Exception) -> NoReturn:
     console.print(f"[bold red]error:[/] {error}")
     raise typer.Exit(code=1)
 
@@ -59,7 +60,6 @@ def _settings() -> Settings:
         return load_settings()
     except SettingsError as error:
         _fail(error)
-        raise  # unreachable: _fail exits
 
 
 @app.callback()
@@ -79,7 +79,6 @@ def infra_up(
         status = LocalInfra().up(partitions=partitions)
     except (InfraError, SettingsError) as error:
         _fail(error)
-        return
     _print_status(status)
     console.print(f"connection settings: [bold]{env_file()}[/]  (load them with: . {env_file()})")
     if not status.healthy:
@@ -151,7 +150,6 @@ def jars() -> None:
         folder = ensure_jars()
     except InfraError as error:
         _fail(error)
-        return
     console.print(f"jars ready in {folder} ({len(spark_jars())} added to Spark)")
     archive = ensure_archive()
     console.print(f"Spark class archive: {archive.name if archive else 'none (jobs start without it)'}")
@@ -218,7 +216,6 @@ def maintain(
         report = maintain_lake(_settings(), retention_hours=retention_hours)
     except ValueError as error:
         _fail(error)
-        return
     for table, figures in report.items():
         console.print(f"{table}: {figures}")
 
@@ -238,7 +235,6 @@ def sql(
         result = lake_sql(_settings(), statement)
     except LakeError as error:
         _fail(error)
-        return
     table = Table(*result.column_names)
     for row in result.slice(0, limit).to_pylist():
         table.add_row(*("" if value is None else str(value) for value in row.values()))

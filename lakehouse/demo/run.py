@@ -266,6 +266,11 @@ def _print_services(supervisor: Supervisor, settings: Settings) -> None:
     console.print(table)
 
 
+def _interrupt(_signal: int, _frame: object) -> None:
+    """SIGTERM handler: stop the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def run_demo(options: DemoSettings | None = None) -> None:
     options = options or load_demo_settings()
     status = DemoStatus()
@@ -285,7 +290,7 @@ def run_demo(options: DemoSettings | None = None) -> None:
     # Ctrl-C and SIGTERM take the same clean shutdown path. SIGINT is set explicitly: a process started
     # in the background by a non-interactive shell inherits SIGINT *ignored*, and would never stop.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     threads: list[threading.Thread] = []
     try:
         specs = service_specs(settings, options, api_port, dashboard_port)

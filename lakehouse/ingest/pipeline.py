@@ -18,9 +18,9 @@ from confluent_kafka import KafkaError, Message
 
 from lakehouse.ingest.backfill import RestBackfiller
 from lakehouse.ingest.binance import MalformedMessage, parse_message
-from lakehouse.ingest.producer_metrics import ProducerMetrics
+from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.ingest.sequence import Gap, Seen, SequenceTracker, remaining_gaps
-from lakehouse.kafka.producer import TradeProducer
+from lakehouse.kafka.trade_producer import TradeProducer
 from lakehouse.schema.trade import now_ms
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id, 
 from lakehouse.stream.kafka_source import read_topic
 from lakehouse.stream.postgres_mirror import Identity, PostgresMirror, StreamMarker
 from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, run_stream
-from lakehouse.stream.scoring import Scorer, conform, load_scorer, null_scorer
+from lakehouse.stream.scorer_hook import Scorer, conform, load_scorer, null_scorer
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -98,16 +98,19 @@ class SilverWriter:
 
     def _collect_scored(self, new_rows: DataFrame, keep: list[DataFrame]) -> tuple[DataFrame, pa.Table]:
         """Score, cache and collect the new rows; a failing scorer costs this batch its predictions, nothing else."""
-        for scorer in (self.scorer, null_scorer):
-            try:
-                scored = conform(scorer(new_rows)).persist(StorageLevel.MEMORY_AND_DISK)
-                keep.append(scored)
-                return scored, scored.select(*SILVER_COLUMNS).toArrow()
-            except Exception:
-                if scorer is null_scorer:
-                    raise
-                log.exception("scorer failed on this batch; writing null predictions")
-        raise AssertionError("unreachable")
+        try:
+            return self._score_with(self.scorer, new_rows, keep)
+        except Exception:
+            if self.scorer is null_scorer:
+                raise
+            log.exception("scorer failed on this batch; writing null predictions")
+            return self._score_with(null_scorer, new_rows, keep)
+
+    @staticmethod
+    def _score_with(scorer: Scorer, new_rows: DataFrame, keep: list[DataFrame]) -> tuple[DataFrame, pa.Table]:
+        scored = conform(scorer(new_rows)).persist(StorageLevel.MEMORY_AND_DISK)
+        keep.append(scored)
+        return scored, scored.select(*SILVER_COLUMNS).toArrow()
 
     def _dedup(self, spark: SparkSession, checked: DataFrame, repeat_hashes: list[int], now: int) -> Dedup:
         """The first copy of each identity in the batch, and the later copies that conflict with it.

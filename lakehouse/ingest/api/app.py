@@ -25,7 +25,7 @@ from lakehouse.ingest.api.auth import ApiKeys, source_for
 from lakehouse.ingest.api.ratelimit import RateLimiter
 from lakehouse.ingest.api.sink import KafkaSink
 from lakehouse.ingest.api_models import BodyInvalid, TradeIn, batch_adapter, parse_trades, record_values
-from lakehouse.kafka.producer import BatchOutcome, TradeProducer
+from lakehouse.kafka.trade_producer import BatchOutcome, TradeProducer
 from lakehouse.schema.trade import now_ms
 from lakehouse.settings import Settings, get_settings
 

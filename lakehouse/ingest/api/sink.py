@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from lakehouse.kafka.producer import BatchOutcome, TradeProducer
+from lakehouse.kafka.trade_producer import BatchOutcome, TradeProducer
 
 # How often the event loop serves delivery reports when none were waiting (bounds the added latency).
 IDLE_POLL_S = 0.001

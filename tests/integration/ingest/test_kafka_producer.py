@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lakehouse.kafka.producer import TradeProducer
+from lakehouse.kafka.trade_producer import TradeProducer
 from lakehouse.settings import Settings
 from tests.integration.ingest.conftest import read_topic
 from tests.utils.trades import make_trade

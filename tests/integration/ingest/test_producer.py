@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import pytest
 
-from lakehouse.ingest.producer_app import ProducerOptions, run_producer
-from lakehouse.ingest.producer_metrics import ProducerMetrics
+from lakehouse.ingest.exchange_feed import ProducerOptions, run_producer
+from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.ingest.standin import ExchangeStandIn
 from lakehouse.schema.trade import TradeRecord
 from lakehouse.settings import Settings
@@ -218,7 +218,7 @@ def test_trades_kafka_did_not_take_are_produced_again(settings: Settings) -> Non
     from lakehouse.ingest.pipeline import TradePipeline
     from lakehouse.ingest.standin import SyntheticMarket, combined_frame
     from lakehouse.kafka.admin import ensure_topic
-    from lakehouse.kafka.producer import TradeProducer
+    from lakehouse.kafka.trade_producer import TradeProducer
     from lakehouse.schema.trade import now_ms
 
     topic = f"test-redeliver-{uuid.uuid4().hex[:10]}"  # not created yet, and the broker never auto-creates

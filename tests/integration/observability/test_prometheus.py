@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from lakehouse.ingest.producer_metrics import ProducerMetrics
+from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.kafka.admin import ensure_topic
 from lakehouse.local.processes import free_port, stop_process, wait_until
 from lakehouse.observability.streaming import StreamMetrics

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.settings import Settings
 from lakehouse.stream.bronze import BRONZE_SCHEMA, bronze_rows
-from lakehouse.stream.scoring import ScorerError, conform, load_scorer, null_scorer
+from lakehouse.stream.scorer_hook import ScorerError, conform, load_scorer, null_scorer
 
 
 def test_bronze_rows_keep_value_and_kafka_coordinates(kafka_frame) -> None:

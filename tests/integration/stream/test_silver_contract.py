@@ -13,7 +13,7 @@ import pytest
 from lakehouse.schema.silver import IDENTITY, QUARANTINE, SILVER_TRADE
 from lakehouse.stream import silver_transforms as st
 from lakehouse.stream.postgres_mirror import PostgresMirror
-from lakehouse.stream.scoring import conform, null_scorer
+from lakehouse.stream.scorer_hook import conform, null_scorer
 from lakehouse.stream.silver import QUARANTINE_SCHEMA, SILVER_SCHEMA
 from tests.utils.trades import make_trade
 

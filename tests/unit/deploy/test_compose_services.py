@@ -341,8 +341,8 @@ def _duration_s(value: str) -> float:
 def _shutdown_flush_budgets() -> dict[str, float]:
     """What each Kafka-writing service may spend between SIGTERM and exit, read from the code."""
     from lakehouse.ingest.api.app import SHUTDOWN_FLUSH_TIMEOUT_S as API_FLUSH_S
-    from lakehouse.ingest.producer_app import ProducerOptions
-    from lakehouse.kafka.producer import POLLER_JOIN_TIMEOUT_S
+    from lakehouse.ingest.exchange_feed import ProducerOptions
+    from lakehouse.kafka.trade_producer import POLLER_JOIN_TIMEOUT_S
 
     # The API first lets requests in flight finish: each waits up to api_kafka_timeout_ms for Kafka.
     in_flight_s = Settings.model_fields["api_kafka_timeout_ms"].default / 1000

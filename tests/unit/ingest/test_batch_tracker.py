@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, Message
 
-from lakehouse.kafka.producer import BatchOutcome, BatchTracker
+from lakehouse.kafka.trade_producer import BatchOutcome, BatchTracker
 
 TIMED_OUT = KafkaError(KafkaError._MSG_TIMED_OUT)
 

@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from lakehouse.ingest.api.sink import KafkaSink
-from lakehouse.kafka.producer import BatchOutcome, TradeProducer
+from lakehouse.kafka.trade_producer import BatchOutcome, TradeProducer
 
 NOWHERE = "127.0.0.1:1"
 

@@ -102,7 +102,7 @@ def test_a_rest_trade_maps_to_the_same_record_as_the_stream_trade() -> None:
 
 def test_fallback_and_recording_come_from_settings_unless_given(tmp_path: Path) -> None:
     # Compose turns the stand-in on by environment (LAKEHOUSE_PRODUCER_FALLBACK, ..._STANDIN_RECORDING).
-    from lakehouse.ingest.producer_app import parse_args
+    from lakehouse.ingest.exchange_feed import parse_args
     from lakehouse.settings import Settings
 
     recording = tmp_path / "trades.gz"

@@ -14,12 +14,12 @@ from typing import Literal
 
 from lakehouse.ingest.backfill import RestBackfiller
 from lakehouse.ingest.binance import BINANCE_SOURCE
+from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.ingest.pipeline import TradePipeline
-from lakehouse.ingest.producer_metrics import ProducerMetrics
 from lakehouse.ingest.resume import last_produced
 from lakehouse.ingest.sources import MAX_CONNECTION_AGE_S, LiveSource, can_connect, run_replay, stream_url
 from lakehouse.ingest.standin import ExchangeStandIn
-from lakehouse.kafka.producer import TradeProducer
+from lakehouse.kafka.trade_producer import TradeProducer
 from lakehouse.settings import Settings
 
 log = logging.getLogger(__name__)
