@@ -8,8 +8,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from lakehouse.local.errors import InfraError
@@ -157,3 +157,48 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> N
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def http_ok(url: str, timeout_s: float = 2.0) -> bool:
+    """True when GET url answers 200 (a health or readiness endpoint)."""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def serving(
+    command: Sequence[str],
+    health_url: str,
+    what: str,
+    log_file: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    startup_s: float = 60.0,
+    stop_timeout_s: float = 20.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server for the length of a `with` block: start it (output to log_file), wait until
+    health_url answers 200, stop it afterwards (SIGTERM, then SIGKILL). A server that exits while
+    starting fails at once with the end of its log, instead of after the whole timeout."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "wb") as out:
+        process = subprocess.Popen(
+            list(command), env=dict(env) if env is not None else None, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])
+                raise InfraError(f"{what} exited with {process.returncode} while starting:\n{tail}")
+            return http_ok(health_url)
+
+        wait_until(ready, startup_s, what, log_file)
+        yield process
+    finally:
+        stop_process(process, stop_timeout_s)
+

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -16,9 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from lakehouse.local.processes import free_port, stop_process, wait_until
+from lakehouse.local.processes import free_port, serving
 from lakehouse.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -50,26 +47,14 @@ def running_dashboard(env: dict[str, str], startup_s: float = 90) -> Iterator[st
         f"--server.port={port}", "--server.address=127.0.0.1", "--server.headless=true",
         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
     ]  # fmt: skip
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(  # from the repository, where .streamlit/config.toml is
-            command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{port}"
-
-        def healthy() -> bool:
-            if process.poll() is not None:
-                output.seek(0)
-                raise RuntimeError(f"streamlit exited: {output.read().decode()[-3000:]}")
-            try:
-                return httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        try:
-            wait_until(healthy, startup_s, "streamlit")
-            yield url
-        finally:
-            stop_process(process)
+    url = f"http://127.0.0.1:{port}"
+    with (
+        tempfile.TemporaryDirectory(prefix="streamlit-") as folder,
+        # From the repository, where .streamlit/config.toml is.
+        serving(command, f"{url}/_stcore/health", "streamlit", Path(folder) / "streamlit.log",
+                env={**os.environ, **env}, cwd=REPO_ROOT, startup_s=startup_s),
+    ):  # fmt: skip
+        yield url
 
 
 @dataclass(frozen=True)

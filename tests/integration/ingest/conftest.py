@@ -6,21 +6,20 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
-from lakehouse.local.processes import free_port, wait_until
+from lakehouse.local.processes import free_port, serving
 from lakehouse.paths import REPO_ROOT
 from lakehouse.settings import Settings
 
@@ -112,41 +111,12 @@ def api_process(infra: Settings, topic: str, **env: str) -> Iterator[RunningApi]
         "LAKEHOUSE_API_RATE_LIMIT_PER_S": "10000",
         **env,
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO_ROOT / "ingestion_api.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    command = [sys.executable, str(REPO_ROOT / "ingestion_api.py"), "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "1"]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"ingestion_api.py exited: {process.stdout.read() if process.stdout else ''}")
-        try:
-            return httpx.get(f"{url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 60, "ingestion_api.py")
+    # SIGTERM first (serving's stop): the API flushes what Kafka has not acknowledged yet.
+    with (
+        tempfile.TemporaryDirectory(prefix="api-") as folder,
+        serving(command, f"{url}/health", "ingestion_api.py", Path(folder) / "api.log", env=environment),
+    ):
         yield RunningApi(url, topic, infra.kafka_bootstrap)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()

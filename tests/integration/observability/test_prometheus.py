@@ -17,7 +17,7 @@ import yaml
 
 from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.kafka.admin import ensure_topic
-from lakehouse.local.processes import free_port, stop_process, wait_until
+from lakehouse.local.processes import free_port, serving
 from lakehouse.observability.streaming import StreamMetrics
 from lakehouse.observability.trainer import TrainerMetrics
 from lakehouse.paths import REPO_ROOT
@@ -62,28 +62,13 @@ def prometheus(running_api: RunningApi, tmp_path_factory: pytest.TempPathFactory
     job = {**job, "scrape_interval": "1s", "static_configs": [{"targets": [running_api.url.removeprefix("http://")]}]}
     (root / "prometheus.yml").write_text(yaml.safe_dump({"global": {"scrape_interval": "1s"}, "scrape_configs": [job]}))
     port = free_port()
-    log = (root / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _ready(url, process, root), 60, "prometheus")
+    command = [
+        binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+    with serving(command, f"{url}/-/ready", "prometheus", root / "prometheus.log"):
         yield url
-    finally:
-        stop_process(process)
-        log.close()
-
-
-def _ready(url: str, process: subprocess.Popen[bytes], root: Path) -> bool:
-    if process.poll() is not None:
-        raise RuntimeError(f"prometheus exited: {(root / 'prometheus.log').read_text()[-2000:]}")
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def instant(prometheus: str, expr: str) -> list[dict]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.airgap.go_tools import MINIO, GoToolUnavailable, ensure_go_tool
-from lakehouse.local.processes import free_port, stop_process, wait_until
+from lakehouse.local.processes import free_port, http_ok, serving, wait_until
 from tests.utils.compose_model import REPO
 
 
@@ -62,14 +62,6 @@ class S3Server:
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
-def _ready(endpoint: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint}/minio/health/ready", timeout=2) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
@@ -81,21 +73,14 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     endpoint = f"http://127.0.0.1:{port}"
     access_key, secret_key = "lakehouse-test", secrets.token_hex(20)
     log_file = root / "minio.log"
-    with open(log_file, "wb") as out:
-        process = subprocess.Popen(
-            [str(binary), "server", str(root / "data"), "--address", f"127.0.0.1:{port}",
-             "--console-address", f"127.0.0.1:{console}"],
-            env={"MINIO_ROOT_USER": access_key, "MINIO_ROOT_PASSWORD": secret_key, "HOME": str(root),
-                 "PATH": "/usr/bin:/bin", "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"},
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_until(lambda: process.poll() is None and _ready(endpoint), 60, "MinIO start", log_file)
+    command = [str(binary), "server", str(root / "data"), "--address", f"127.0.0.1:{port}",
+               "--console-address", f"127.0.0.1:{console}"]  # fmt: skip
+    env = {"MINIO_ROOT_USER": access_key, "MINIO_ROOT_PASSWORD": secret_key, "HOME": str(root),
+           "PATH": "/usr/bin:/bin", "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}  # fmt: skip
+    with serving(command, f"{endpoint}/minio/health/ready", "MinIO", log_file, env=env):
         server = S3Server(endpoint, access_key, secret_key, f"lake-{uuid.uuid4().hex[:8]}", log_file)
         server.client().create_bucket(Bucket=server.bucket)
         yield server
-    finally:
-        stop_process(process)
 
 
 @dataclass(frozen=True)
@@ -173,7 +158,7 @@ def spark_cluster(spark_home: Path, tmp_path_factory: pytest.TempPathFactory) ->
                     subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
                 )
             if name == "master":
-                wait_until(lambda: _ready_url(f"{cluster.master_ui}/json/"), 90, "Spark master", root / "master.log")
+                wait_until(lambda: http_ok(f"{cluster.master_ui}/json/"), 90, "Spark master", root / "master.log")
         wait_until(lambda: cluster.alive_workers() >= 1, 90, "Spark worker registration", root / "worker.log")
         yield cluster
     finally:
@@ -185,11 +170,3 @@ def spark_cluster(spark_home: Path, tmp_path_factory: pytest.TempPathFactory) ->
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-
-
-def _ready_url(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
