@@ -201,4 +201,3 @@ def serving(
         yield process
     finally:
         stop_process(process, stop_timeout_s)
-

@@ -132,6 +132,17 @@ def _evaluation_by_symbol(
     }
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """The candidate, the naive baseline and the current champion on the same validation rows."""
+
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    champion: dict[str, float] | None
+    significance: dict[str, dict[str, float]]
+    by_symbol: dict[str, dict[str, dict[str, float]]]
+
+
 def train(
     spark: SparkSession,
     settings: Settings,
@@ -139,86 +150,119 @@ def train(
     min_train_rows: int = 500,
     progress: Progress = log.info,
 ) -> TrainingResult:
+    """Read silver, split by time, fit, evaluate against the baseline and the champion, log and register
+    the model, and move @champion only when the gate says so."""
     import mlflow
-    from mlflow.models import infer_signature
 
     started = time.monotonic()
     registry.configure_mlflow(settings)
     progress("reading silver history and computing features")
     labelled = add_target(add_features(load_silver(spark, settings))).cache()
-    total = labelled.count()
-    if total == 0:
+    if labelled.count() == 0:
         raise NotEnoughHistoryError("silver has no trade with a fully observed horizon yet")
     split, train_rows, valid_rows = _split(labelled, min_train_rows, progress)
 
     with mlflow.start_run(run_name=f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}") as run:
-        mlflow.log_params(
-            {
-                "model": kind,
-                "horizon_s": HORIZON_S,
-                "lookback_s": LOOKBACK_S,
-                "features": ",".join(FEATURE_COLUMNS),
-                "train_rows": train_rows,
-                "valid_rows": valid_rows,
-                "symbols": ",".join(sorted(split.cutoffs)),
-            }
-        )
+        _log_params(kind, split, train_rows, valid_rows)
         progress(f"fitting {kind} on {train_rows} rows")
         model = build_pipeline(kind).fit(split.train)  # type: ignore[attr-defined]
         progress(f"evaluating on {valid_rows} validation rows")
-        scored = score(model, split.valid)
-        metrics = forecast_metrics(scored)
-        baseline = forecast_metrics(with_baseline(split.valid))
-        significance = forecast_significance(scored)
-        by_symbol = _evaluation_by_symbol(scored, with_baseline(split.valid), significance)
-        mlflow.log_dict(by_symbol, "evaluation_by_symbol.json")
-        mlflow.log_metrics({k: v for k, v in significance[POOLED].items() if math.isfinite(v)})
-        champion_metrics = _champion_metrics(split.valid, settings, progress)
-        mlflow.log_metrics({k: v for k, v in metrics.items() if k != "rows"})
-        mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items() if k != "rows"})
-        for name in ("rmse_bps", "mae_bps"):  # the baseline's errors are > 0: _require_movement checked
-            improvement = (baseline[name] - metrics[name]) / baseline[name]
-            mlflow.log_metric(f"{name.removesuffix('_bps')}_improvement_over_baseline", improvement)
-        if champion_metrics is not None:
-            mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items() if k != "rows"})
-
+        evaluation = _evaluate(model, split, settings, progress)
+        _log_evaluation(evaluation)
         progress("logging the model to MLflow")
-        example = split.valid.select(*FEATURE_COLUMNS).limit(5).toPandas()
-        signature = infer_signature(example, model.transform(split.valid.limit(5)).select("prediction").toPandas())
-        import pyspark
-
-        info = log_spark_model(
-            model,
-            settings,
-            artifact_path="model",
-            # Stated, not inferred: inference reloads the model in a child Python with its own Spark,
-            # which is slow and breaks inside Airflow's supervised task processes.
-            pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
-            registered_model_name=registry.MODEL_NAME,
-            signature=signature,
-            input_example=example,
-        )
-        version = str(info.registered_model_version)
-        decision = decide(
-            metrics[GATE_METRIC], baseline[GATE_METRIC], champion_metrics[GATE_METRIC] if champion_metrics else None
-        )
-        tags = {"promotion": "promoted" if decision.promote else "rejected", "gate_reason": decision.reason}
-        mlflow.set_tags(tags)
-        registry.tag_version(version, tags)
-        if decision.promote:
-            registry.promote(version)
-        else:
-            log.warning("version %s registered without @%s: %s", version, registry.CHAMPION_ALIAS, decision.reason)
+        version = _log_and_register(model, split, settings)
+        decision = _gate(version, evaluation)
         mlflow.log_metric("training_seconds", time.monotonic() - started)
     labelled.unpersist()
     return TrainingResult(
         version=version,
         run_id=run.info.run_id,
-        metrics=metrics,
-        baseline=baseline,
-        champion=champion_metrics,
+        metrics=evaluation.metrics,
+        baseline=evaluation.baseline,
+        champion=evaluation.champion,
         decision=decision,
         rows={"train": train_rows, "valid": valid_rows},
-        by_symbol=by_symbol,
-        significance=significance[POOLED],
+        by_symbol=evaluation.by_symbol,
+        significance=evaluation.significance[POOLED],
     )
+
+
+def _log_params(kind: ModelKind, split: TimeSplit, train_rows: int, valid_rows: int) -> None:
+    import mlflow
+
+    mlflow.log_params(
+        {
+            "model": kind,
+            "horizon_s": HORIZON_S,
+            "lookback_s": LOOKBACK_S,
+            "features": ",".join(FEATURE_COLUMNS),
+            "train_rows": train_rows,
+            "valid_rows": valid_rows,
+            "symbols": ",".join(sorted(split.cutoffs)),
+        }
+    )
+
+
+def _evaluate(model: PipelineModel, split: TimeSplit, settings: Settings, progress: Progress) -> Evaluation:
+    scored = score(model, split.valid)
+    significance = forecast_significance(scored)
+    return Evaluation(
+        metrics=forecast_metrics(scored),
+        baseline=forecast_metrics(with_baseline(split.valid)),
+        champion=_champion_metrics(split.valid, settings, progress),
+        significance=significance,
+        by_symbol=_evaluation_by_symbol(scored, with_baseline(split.valid), significance),
+    )
+
+
+def _log_evaluation(evaluation: Evaluation) -> None:
+    import mlflow
+
+    metrics, baseline = evaluation.metrics, evaluation.baseline
+    mlflow.log_dict(evaluation.by_symbol, "evaluation_by_symbol.json")
+    mlflow.log_metrics({k: v for k, v in evaluation.significance[POOLED].items() if math.isfinite(v)})
+    mlflow.log_metrics({k: v for k, v in metrics.items() if k != "rows"})
+    mlflow.log_metrics({f"baseline_{k}": v for k, v in baseline.items() if k != "rows"})
+    for name in ("rmse_bps", "mae_bps"):  # the baseline's errors are > 0: _require_movement checked
+        improvement = (baseline[name] - metrics[name]) / baseline[name]
+        mlflow.log_metric(f"{name.removesuffix('_bps')}_improvement_over_baseline", improvement)
+    if evaluation.champion is not None:
+        mlflow.log_metrics({f"champion_{k}": v for k, v in evaluation.champion.items() if k != "rows"})
+
+
+def _log_and_register(model: PipelineModel, split: TimeSplit, settings: Settings) -> str:
+    """Log the fitted pipeline with its signature and an input example; return its registered version."""
+    import mlflow
+    import pyspark
+    from mlflow.models import infer_signature
+
+    example = split.valid.select(*FEATURE_COLUMNS).limit(5).toPandas()
+    signature = infer_signature(example, model.transform(split.valid.limit(5)).select("prediction").toPandas())
+    info = log_spark_model(
+        model,
+        settings,
+        artifact_path="model",
+        # Stated, not inferred: inference reloads the model in a child Python with its own Spark,
+        # which is slow and breaks inside Airflow's supervised task processes.
+        pip_requirements=[f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
+        registered_model_name=registry.MODEL_NAME,
+        signature=signature,
+        input_example=example,
+    )
+    return str(info.registered_model_version)
+
+
+def _gate(version: str, evaluation: Evaluation) -> GateDecision:
+    """Tag the version with the gate's verdict, and move @champion to it only when it wins."""
+    import mlflow
+
+    champion = evaluation.champion[GATE_METRIC] if evaluation.champion else None
+    decision = decide(evaluation.metrics[GATE_METRIC], evaluation.baseline[GATE_METRIC], champion)
+    tags = {"promotion": "promoted" if decision.promote else "rejected", "gate_reason": decision.reason}
+    mlflow.set_tags(tags)
+    registry.tag_version(version, tags)
+    if decision.promote:
+        registry.promote(version)
+    else:
+        log.warning("version %s registered without @%s: %s", version, registry.CHAMPION_ALIAS, decision.reason)
+    return decision

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql.types import DataType, StructType
 
 Kind = Literal["text", "decimal", "timestamp", "date", "integer", "bigint", "double", "binary"]
@@ -112,3 +113,21 @@ def spark_schema(columns: tuple[Column, ...], non_null: tuple[str, ...]) -> Stru
 def postgres_columns(columns: tuple[Column, ...]) -> str:
     """The column definitions of a CREATE TABLE, one per line."""
     return ",\n".join(f"    {column.postgres_definition()}" for column in columns)
+
+
+def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
+    """The record as Arrow types: what the silver job collects from Spark and hands to the mirror."""
+    import pyarrow as pa
+
+    types: dict[Kind, pa.DataType] = {
+        "text": pa.string(),
+        "decimal": pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "date": pa.date32(),
+        "integer": pa.int32(),
+        "bigint": pa.int64(),
+        "double": pa.float64(),
+        "binary": pa.binary(),
+    }
+    return pa.schema([pa.field(c.name, types[c.kind], nullable=not c.required) for c in columns])
+

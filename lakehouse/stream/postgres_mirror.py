@@ -195,48 +195,21 @@ class PostgresMirror:
         """One slice of a batch in one transaction on connection `slot` (`classify`: report what is not new)."""
         rows = rows.append_column("stream_query_id", _constant(marker.query_id, rows.num_rows, "string"))
         rows = rows.append_column("stream_batch_id", _constant(marker.batch_id, rows.num_rows, "int64"))
-        columns = rows.column_names
         payload = _csv_bytes(rows)
-        column_list = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
-        updates = sql.SQL(", ").join(
-            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in columns if name not in IDENTITY
-        )
-        names = {"target": _qualified(self.table), "stage": sql.Identifier(STAGE), "columns": column_list}
-        params = {"query_id": marker.query_id, "batch_id": marker.batch_id}
+        names: dict[str, sql.Composable] = {
+            "target": _qualified(self.table),
+            "stage": sql.Identifier(STAGE),
+            "columns": sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names),
+        }
         conn = self._connection(slot)
         try:
             with conn.transaction(), conn.cursor() as cursor:
-                # Fast path: COPY straight into the table. It fails on the primary key as soon as one
-                # identity is mirrored already (a replay, a re-send), and the savepoint undoes it.
-                if classify:
-                    try:
-                        with conn.transaction():
-                            _copy(
-                                cursor,
-                                sql.SQL("COPY {target} ({columns}) FROM STDIN (FORMAT csv, HEADER true)"),
-                                names,
-                                payload,
-                            )
-                        return UpsertOutcome()
-                    except psycopg.errors.UniqueViolation:
-                        log.debug(
-                            "batch %d: some identities are mirrored already; upserting through a stage",
-                            marker.batch_id,
-                        )
-                cursor.execute(sql.SQL("CREATE TEMP TABLE {stage} (LIKE {target}) ON COMMIT DROP").format(**names))
-                _copy(cursor, sql.SQL("COPY {stage} ({columns}) FROM STDIN (FORMAT csv, HEADER true)"), names, payload)
-                held: dict[str, list[Identity]] = {"conflict": [], "resend": [], "unknown": []}
-                if classify:
-                    _classify_staged(cursor, names, params, held)
-                cursor.execute(
-                    sql.SQL(
-                        "INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage} "
-                        "ON CONFLICT (source, symbol, trade_id) DO UPDATE SET {updates}"
-                    ).format(updates=updates, **names)
-                )
+                if classify and _copy_if_all_new(conn, cursor, names, payload):
+                    return UpsertOutcome()
+                log.debug("batch %d: upserting through a stage", marker.batch_id)
+                return _upsert_through_stage(cursor, names, payload, rows.column_names, marker if classify else None)
         except psycopg.Error as error:
             raise MirrorError(f"PostgreSQL upsert into {self.table} failed: {error}") from error
-        return UpsertOutcome(held["conflict"], held["resend"], held["unknown"])
 
     def count(self) -> int:
         row = self._connection().execute(sql.SQL("SELECT count(*) FROM {}").format(_qualified(self.table))).fetchone()
@@ -276,6 +249,46 @@ def _classify_staged(
             ).format(**names),
             [list(column) for column in zip(*untouched, strict=True)],
         )
+
+
+def _copy_if_all_new(
+    conn: psycopg.Connection, cursor: psycopg.Cursor, names: dict[str, sql.Composable], payload: bytes
+) -> bool:
+    """The fast path: COPY straight into the table. It fails on the primary key as soon as one identity
+    is mirrored already (a replay, a re-send); the savepoint then undoes it and False says so."""
+    try:
+        with conn.transaction():
+            _copy(cursor, sql.SQL("COPY {target} ({columns}) FROM STDIN (FORMAT csv, HEADER true)"), names, payload)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
+
+
+def _upsert_through_stage(
+    cursor: psycopg.Cursor,
+    names: dict[str, sql.Composable],
+    payload: bytes,
+    columns: list[str],
+    classify_for: StreamMarker | None,
+) -> UpsertOutcome:
+    """COPY into a temporary stage, sort out what the table holds already (for `classify_for`'s batch,
+    when given), then INSERT ... ON CONFLICT DO UPDATE."""
+    cursor.execute(sql.SQL("CREATE TEMP TABLE {stage} (LIKE {target}) ON COMMIT DROP").format(**names))
+    _copy(cursor, sql.SQL("COPY {stage} ({columns}) FROM STDIN (FORMAT csv, HEADER true)"), names, payload)
+    held: dict[str, list[Identity]] = {"conflict": [], "resend": [], "unknown": []}
+    if classify_for is not None:
+        params = {"query_id": classify_for.query_id, "batch_id": classify_for.batch_id}
+        _classify_staged(cursor, names, params, held)
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in columns if name not in IDENTITY
+    )
+    key = sql.SQL(", ").join(sql.Identifier(name) for name in IDENTITY)
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        ).format(updates=updates, key=key, **names)
+    )
+    return UpsertOutcome(held["conflict"], held["resend"], held["unknown"])
 
 
 def _copy(cursor: psycopg.Cursor, statement: sql.SQL, names: dict[str, sql.Composable], payload: bytes) -> None:

@@ -31,7 +31,7 @@ from lakehouse.schema.silver import IDENTITY, QUARANTINE, SILVER_COLUMNS, SILVER
 from lakehouse.stream import silver_transforms as st
 from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id, streaming_query_id
 from lakehouse.stream.kafka_source import read_topic
-from lakehouse.stream.postgres_mirror import Identity, PostgresMirror, StreamMarker
+from lakehouse.stream.postgres_mirror import Identity, PostgresMirror, StreamMarker, UpsertOutcome
 from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, run_stream
 from lakehouse.stream.scorer_hook import Scorer, conform, load_scorer, null_scorer
 
@@ -193,57 +193,32 @@ class SilverWriter:
         return count
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
+        """One micro-batch, in the order that makes a replay after a crash exact (docs/architecture.md):
+        validate, deduplicate, score, upsert into PostgreSQL, then append to Delta silver and quarantine."""
         spark = batch.sparkSession
-        silver_app = sink_app_id(spark, SILVER_SINK)
-        quarantine_app = sink_app_id(spark, QUARANTINE_SINK)
         marker = StreamMarker(streaming_query_id(spark), batch_id)
         now = int(time.time() * 1000)
         cached: list[DataFrame] = []
         timer = StepTimer()
         try:
-            checked = st.validate(batch, now).persist(StorageLevel.MEMORY_AND_DISK)
-            cached.append(checked)
-            # The first pass parses, validates and fills the cache; it brings back only a hash per row.
-            hashes = checked.select(st.identity_hash().alias("identity_hash")).toArrow().column(0)
-            totals = BatchTotals(rows=len(hashes), invalid=hashes.null_count)
+            checked, totals, repeats = self._validate(batch, now, cached)
             timer.lap("validate")
-            dedup = self._dedup(spark, checked, st.repeated_hashes(hashes), now)
+            dedup = self._dedup(spark, checked, repeats, now)
             timer.lap("repeats")
             scored, mirrored = self._collect_scored(dedup.new_rows, cached)
             timer.lap("collect")
             outcome = self.mirror.upsert(mirrored, marker)
             timer.lap("postgres")
-            held = self._held_in_delta(spark, mirrored, outcome.unknown)
+            held = self._adopt_unknown(spark, mirrored, outcome, marker)
             if outcome.unknown:
-                self.mirror.adopt(_rows_of(mirrored, set(outcome.unknown) - set(held)), marker)
                 timer.lap("lookup")
-            if self.fault_pause_s:
-                # PostgreSQL committed, Delta not yet: the window a crash must survive.
-                log.warning("fault drill: batch %d mirrored, pausing %.1fs", batch_id, self.fault_pause_s)
-                time.sleep(self.fault_pause_s)
-            silver_rows = scored
-            quarantine = st.quarantine_rows(checked.where(F.col("reason").isNotNull()), now).unionByName(
-                st.quarantine_rows(dedup.conflicting, now)
-            )
+            self._fault_drill_pause(batch_id)
             refused = [*outcome.conflicts, *outcome.resends, *held]
-            if refused:
-                silver_rows = scored.join(
-                    F.broadcast(spark.createDataFrame(refused, IDENTITY_DDL)), list(IDENTITY), "left_anti"
-                )
-            if outcome.conflicts:
-                log.warning("batch %d: %d conflicting duplicates go to quarantine", batch_id, len(outcome.conflicts))
-                conflicts = F.broadcast(spark.createDataFrame(outcome.conflicts, IDENTITY_DDL))
-                refused_rows = scored.join(conflicts, list(IDENTITY), "left_semi")
-                quarantine = quarantine.unionByName(
-                    st.quarantine_rows(refused_rows.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
-                )
-            # Empty appends are skipped: they would only add empty commits to the log.
-            appended = mirrored.num_rows - len(refused)
-            if appended:
-                append_once(silver_rows.select(*SILVER_COLUMNS), self.silver_uri, silver_app, batch_id)
+            appended = self._append_silver(spark, scored, refused, mirrored.num_rows - len(refused), batch_id)
+            quarantine = self._quarantine_rows(checked, dedup, scored, outcome.conflicts, now)
             quarantined = totals.invalid + dedup.conflict_count + len(outcome.conflicts)
             if quarantined:
-                target = (quarantine_app, batch_id)
+                target = (sink_app_id(spark, QUARANTINE_SINK), batch_id)
                 quarantined = self._write_quarantine(checked, quarantine, quarantined, target, cached)
             timer.lap("delta")
         finally:
@@ -258,6 +233,59 @@ class SilverWriter:
             "quarantined": quarantined,
         }
         return BatchReport("silver", batch_id, counts, steps_s=timer.steps)
+
+    @staticmethod
+    def _validate(batch: DataFrame, now: int, cached: list[DataFrame]) -> tuple[DataFrame, BatchTotals, list[int]]:
+        """Validate and cache the batch; bring back only a hash per row (the repeats, and the counts)."""
+        checked = st.validate(batch, now).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(checked)
+        hashes = checked.select(st.identity_hash().alias("identity_hash")).toArrow().column(0)
+        return checked, BatchTotals(rows=len(hashes), invalid=hashes.null_count), st.repeated_hashes(hashes)
+
+    def _adopt_unknown(
+        self, spark: SparkSession, mirrored: pa.Table, outcome: UpsertOutcome, marker: StreamMarker
+    ) -> list[Identity]:
+        """Rows an earlier query mirrored: those Delta already holds (returned, not appended again), and
+        the others, which this batch adopts (rewrites and stamps) in PostgreSQL."""
+        held = self._held_in_delta(spark, mirrored, outcome.unknown)
+        if outcome.unknown:
+            self.mirror.adopt(_rows_of(mirrored, set(outcome.unknown) - set(held)), marker)
+        return held
+
+    def _fault_drill_pause(self, batch_id: int) -> None:
+        if self.fault_pause_s:
+            # PostgreSQL committed, Delta not yet: the window a crash must survive.
+            log.warning("fault drill: batch %d mirrored, pausing %.1fs", batch_id, self.fault_pause_s)
+            time.sleep(self.fault_pause_s)
+
+    def _append_silver(
+        self, spark: SparkSession, scored: DataFrame, refused: list[Identity], appended: int, batch_id: int
+    ) -> int:
+        """Append the scored rows but the refused identities to Delta silver, once; return how many."""
+        rows = scored
+        if refused:
+            rows = scored.join(F.broadcast(spark.createDataFrame(refused, IDENTITY_DDL)), list(IDENTITY), "left_anti")
+        if appended:  # an empty append would only add an empty commit to the log
+            append_once(rows.select(*SILVER_COLUMNS), self.silver_uri, sink_app_id(spark, SILVER_SINK), batch_id)
+        return appended
+
+    @staticmethod
+    def _quarantine_rows(
+        checked: DataFrame, dedup: Dedup, scored: DataFrame, conflicts: list[Identity], now: int
+    ) -> DataFrame:
+        """Invalid records, duplicates that conflict within the batch, and trades PostgreSQL already holds
+        with another trade_time."""
+        quarantine = st.quarantine_rows(checked.where(F.col("reason").isNotNull()), now).unionByName(
+            st.quarantine_rows(dedup.conflicting, now)
+        )
+        if not conflicts:
+            return quarantine
+        log.warning("%d conflicting duplicates go to quarantine", len(conflicts))
+        keys = F.broadcast(checked.sparkSession.createDataFrame(conflicts, IDENTITY_DDL))
+        refused_rows = scored.join(keys, list(IDENTITY), "left_semi")
+        return quarantine.unionByName(
+            st.quarantine_rows(refused_rows.withColumn("reason", F.lit(st.CONFLICT_REASON)), now)
+        )
 
 
 def _rows_of(rows: pa.Table, identities: set[Identity]) -> pa.Table:
