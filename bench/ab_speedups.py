@@ -137,7 +137,7 @@ def validation_fast_path(settings: Any) -> dict[str, Any]:
 
     spark = build_spark(settings, app_name="ab-validation")
     now = int(time.time() * 1000)
-    template = RECORD.replace("{n}", "%d").replace("{t}", "%d").replace("{{", "{").replace("}}", "}")
+    template = RECORD.replace("{n}", "%1$d").replace("{t}", "%2$d").replace("{{", "{").replace("}}", "}")
     raw = (
         spark.range(VALIDATION_ROWS)
         .select(
