@@ -13,10 +13,11 @@ import time
 import uuid
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from bench.common import write_result
 from lakehouse.gold.dbt import build_gold
-from lakehouse.local.postgres_server import READER_ROLE, WRITER_ROLE
+from lakehouse.local.postgres_server import apply_roles_sql
 from lakehouse.logging_setup import configure_logging
 from lakehouse.settings import load_settings
 from lakehouse.stream.postgres_mirror import PostgresMirror
@@ -67,12 +68,12 @@ def main() -> None:
     with psycopg.connect(_with_database(admin_dsn, "postgres"), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {database}")
     try:
-        with psycopg.connect(_with_database(admin_dsn, database), autocommit=True) as admin:
-            admin.execute(f"GRANT CREATE ON DATABASE {database} TO {WRITER_ROLE}")
-            admin.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {WRITER_ROLE}")
-            for schema in ("silver", "gold"):
-                admin.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {WRITER_ROLE}")
-                admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE}")
+        # The same roles, schemas and grants as market_db, from the one file that defines them.
+        passwords = {
+            "writer_password": str(conninfo_to_dict(settings.require_pg_dsn())["password"]),
+            "reader_password": str(conninfo_to_dict(settings.pg_readonly_dsn or "")["password"]),
+        }
+        apply_roles_sql(_with_database(admin_dsn, database), passwords)
         writer_dsn = _with_database(settings.require_pg_dsn(), database)
         mirror = PostgresMirror(writer_dsn)
         mirror.ensure_schema()

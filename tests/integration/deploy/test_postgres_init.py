@@ -190,7 +190,7 @@ def test_compose_script_local_mode_and_tests_run_the_same_roles_file(compose_raw
     # Nothing else grants privileges or creates roles: a second definition would drift again.
     definers = [
         path.relative_to(REPO).as_posix()
-        for folder in ("lakehouse", "tests", "ops", "scripts", "dags")
+        for folder in ("lakehouse", "tests", "ops", "scripts", "dags", "bench")
         for path in (REPO / folder).rglob("*")
         if path.is_file()
         and path.suffix in {".py", ".sh", ".sql"}
