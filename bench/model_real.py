@@ -27,11 +27,11 @@ from typing import Any
 from bench.common import write_result
 from lakehouse.ingest.binance import MalformedMessage, parse_message
 from lakehouse.ingest.replay import read_recording
-from lakehouse.paths import REPO_ROOT
+from tests.utils.recordings import RECORDINGS as RECORDINGS_DIR
 
 log = logging.getLogger("bench.model_real")
 
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DATA_DIR = RECORDINGS_DIR
 RECORDINGS = (
     "binance_usdm_btcusdt_20240808.gz",
     "binance_usdm_ethusdt_20240808.gz",

@@ -130,4 +130,3 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
         "binary": pa.binary(),
     }
     return pa.schema([pa.field(c.name, types[c.kind], nullable=not c.required) for c in columns])
-

@@ -21,12 +21,13 @@ import pytest
 from lakehouse.airgap.go_tools import DOCKER_COMPOSE, GoToolUnavailable, ensure_go_tool
 from lakehouse.paths import state_dir
 from tests.compose.engine import Engine, EngineUnavailable, ensure_engine
-from tests.compose.stack import REPO, ComposeStack
+from tests.compose.stack import ComposeStack
 from tests.utils.compose_fixtures import run_make_env
+from tests.utils.recordings import RECORDINGS
 
 log = logging.getLogger(__name__)
 
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = RECORDINGS
 # Real Binance trades (BTCUSDT, USD-M futures, 21,313 trades in 6 minutes) that the producer's
 # stand-in replays in real time: ../shared/data/README.md.
 RECORDING = "binance_usdm_btcusdt_20240808.gz"

@@ -16,6 +16,7 @@ from lakehouse.ingest.replay import RecordingError, parse_stamp, read_recording,
 from lakehouse.ingest.sequence import Gap, Seen, SequenceTracker
 from lakehouse.ingest.sources import Backoff, stream_url
 from lakehouse.ingest.standin import SyntheticMarket, rest_trade, subscribed_symbols
+from tests.utils.recordings import recording
 
 NOW = 1_795_000_000_000
 
@@ -63,10 +64,7 @@ def test_receive_stamps_in_any_usual_form(stamp: str, millis: int | None) -> Non
 def test_the_real_nanosecond_recordings_pace_in_milliseconds() -> None:
     # The recorder format of ../shared/data (`<receive ns> <frame>`): read as ms it would pace a replay
     # a million times too slowly; the recorder's clock runs about 1.3 s behind the event time E.
-    recording = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "binance_usdm_btcusdt_20240808.gz"
-    if not recording.exists():
-        pytest.skip(f"the real recordings are not here ({recording})")
-    for stamp, line in itertools.islice(read_recording(recording), 50):
+    for stamp, line in itertools.islice(read_recording(recording("binance_usdm_btcusdt_20240808.gz")), 50):
         event_ms = json.loads(line)["data"]["E"]
         assert stamp is not None and abs(stamp - event_ms) < 5_000
 
