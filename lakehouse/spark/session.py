@@ -3,15 +3,24 @@
 Local mode passes the jars resolved by `lakehouse jars` through `spark.jars`, so nothing is resolved
 from a package repository when a job starts. An `s3a://` lake gets the S3A filesystem pointed at
 MinIO (path-style access, AWS SDK v2 credentials from settings).
+
+Spark copies those jars (about 680 MiB) into a scratch folder per driver and deletes it at a clean exit
+only: a killed driver (`kill -9`, out of memory) leaves it behind, and a machine that restarts jobs
+fills its disk. So a local driver keeps its scratch under `<home>/spark-scratch/<pid>`, and every start
+removes the folders of drivers that are gone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse.paths import state_dir
 from lakehouse.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +88,25 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     return conf
 
 
+def abandoned_scratch(names: Iterable[str], alive: Callable[[int], bool]) -> list[str]:
+    """The scratch folders (named by their driver's pid) whose driver is gone (pure)."""
+    return sorted(name for name in names if name.isdigit() and not alive(int(name)))
+
+
+def scratch_dir() -> Path:
+    """This driver's Spark scratch folder (spark.local.dir), after removing those of dead drivers."""
+    from lakehouse.local.processes import pid_alive
+
+    root = state_dir() / "spark-scratch"
+    root.mkdir(parents=True, exist_ok=True)
+    for name in abandoned_scratch((path.name for path in root.iterdir()), pid_alive):
+        log.info("removing the Spark scratch of a driver that is gone: %s", root / name)
+        shutil.rmtree(root / name, ignore_errors=True)
+    own = root / str(os.getpid())
+    own.mkdir(exist_ok=True)
+    return own
+
+
 def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
     """Create (or return the running) SparkSession for this process."""
     from pyspark.sql import SparkSession
@@ -88,6 +116,8 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = spark_conf(settings, app_name)
+    if settings.spark_master.startswith("local"):
+        conf["spark.local.dir"] = str(scratch_dir())
     if not settings.spark_master.startswith("spark://") or settings.spark_jars_local:
         jars = spark_jars()
         conf["spark.jars"] = ",".join(str(jar) for jar in jars)

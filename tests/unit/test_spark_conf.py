@@ -25,3 +25,10 @@ def test_s3a_lake_points_s3a_at_minio_with_path_style() -> None:
     # Commits are conditional PUTs, safe with several drivers (not S3SingleDriverLogStore's JVM lock).
     assert conf["spark.delta.logStore.s3a.impl"] == "io.lakehouse.delta.S3ConditionalPutLogStore"
     assert conf["spark.delta.logStore.s3.impl"] == "io.lakehouse.delta.S3ConditionalPutLogStore"
+
+
+def test_only_the_scratch_of_drivers_that_are_gone_is_removed() -> None:
+    from lakehouse.spark.session import abandoned_scratch
+
+    alive = {100, 300}.__contains__
+    assert abandoned_scratch(["100", "200", "300", "400", "notes"], alive) == ["200", "400"]
