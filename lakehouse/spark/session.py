@@ -117,7 +117,10 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = spark_conf(settings, app_name)
     if settings.spark_master.startswith("local"):
-        conf["spark.local.dir"] = str(scratch_dir())
+        try:
+            conf["spark.local.dir"] = str(scratch_dir())
+        except OSError as error:  # a read-only home: Spark's own default (the system temp folder) still works
+            log.warning("no Spark scratch under %s (%s); using Spark's default", state_dir(), error)
     if not settings.spark_master.startswith("spark://") or settings.spark_jars_local:
         jars = spark_jars()
         conf["spark.jars"] = ",".join(str(jar) for jar in jars)
