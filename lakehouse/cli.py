@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.local.errors import InfraError
@@ -201,7 +202,10 @@ def dbt(ctx: typer.Context) -> None:
     """Run dbt on the gold project with this platform's connection: `lakehouse dbt build`, `lakehouse dbt test`."""
     from lakehouse.gold.dbt import DBT_PROJECT_DIR, dbt_invocation
 
-    command, env = dbt_invocation(_settings(), *ctx.args)
+    try:
+        command, env = dbt_invocation(_settings(), *ctx.args)
+    except SettingsError as error:  # no PostgreSQL configured: say so instead of a traceback
+        _fail(error)
     raise typer.Exit(subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, check=False).returncode)
 
 
@@ -237,7 +241,8 @@ def sql(
         _fail(error)
     table = Table(*result.column_names)
     for row in result.slice(0, limit).to_pylist():
-        table.add_row(*("" if value is None else str(value) for value in row.values()))
+        # The lake's text is data, not rich markup: a value like "[red]" is printed as it is.
+        table.add_row(*("" if value is None else escape(str(value)) for value in row.values()))
     console.print(table)
     shown = min(limit, result.num_rows)
     console.print(f"{result.num_rows} row(s)" + (f", first {shown} shown" if shown < result.num_rows else ""))
@@ -257,7 +262,7 @@ def status() -> None:
             "-" if layer.rows is None else f"{layer.rows:,}",
             describe_age(layer.newest, now),
             "-" if layer.lag is None else f"{layer.lag:,}",
-            f"[red]{layer.problem}[/]" if layer.failed else layer.problem,
+            f"[red]{escape(layer.problem)}[/]" if layer.failed else escape(layer.problem),
         )
     console.print(table)
     if any(layer.failed for layer in layers):

@@ -84,3 +84,19 @@ def test_ages_read_at_a_glance() -> None:
 def test_a_table_not_created_yet_is_not_a_failure() -> None:
     assert not LayerStatus("silver", problem="not created yet").failed
     assert LayerStatus("kafka", problem="Kafka unreachable at 127.0.0.1:9092").failed
+
+
+def test_text_in_the_lake_is_printed_as_it_is_not_as_markup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "lake"
+    rows = silver_rows(["BTCUSDT"], 0).set_column(1, "trade_id", pa.array(["[red]not a style[/]"]))
+    write_deltalake(str(root / "silver" / "trades"), rows)
+    monkeypatch.setenv("LAKEHOUSE_LAKE_URI", root.as_uri())
+    result = CliRunner().invoke(app, ["sql", "SELECT trade_id FROM silver_trades"])
+    assert result.exit_code == 0 and "[red]not a style[/]" in result.output
+
+
+def test_dbt_without_a_database_says_what_to_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))  # no .lakehouse/env: no PostgreSQL configured
+    monkeypatch.delenv("LAKEHOUSE_PG_DSN", raising=False)
+    result = CliRunner().invoke(app, ["dbt", "debug"])
+    assert result.exit_code == 1 and "LAKEHOUSE_PG_DSN is not set" in " ".join(result.output.split())
