@@ -180,11 +180,9 @@ def test_api_and_producer_trades_reach_bronze_silver_and_postgres(stack: Compose
     assert sorted(row[0] for row in api_rows) == sorted(ids)
     silver = lake_table(stack, "silver/trades").to_pyarrow_table(columns=["symbol", "source"])
     assert set(silver["symbol"].to_pylist()) >= {API_SYMBOL, "BTCUSDT"}
-    # Started again, the producer resumes after the newest trade ids in Kafka: nothing sent twice.
+    # Started again, it resumes after the newest trade ids already in Kafka (the later tests check that
+    # nothing is doubled), so the dashboard and Prometheus see a live producer.
     stack.up("producer")
-    wait_for("the producer to send again", lambda: kafka_total() > total, 180)
-    silver_rows, identities = silver_identities(stack)
-    assert silver_rows == identities
 
 
 def _mib(text: str) -> float:
