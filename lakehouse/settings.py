@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # Kafka
     kafka_bootstrap: str = Field("localhost:9092", description="host:port[,host:port] of the brokers")
     kafka_topic: str = Field("raw-trades", description="The topic every trade lands in")
+    kafka_book_ticker_topic: str = Field("raw-book-ticker", description="The topic of top-of-book records")
+    kafka_depth_topic: str = Field("raw-depth", description="The topic of order-book diff records")
+    kafka_depth_snapshot_topic: str = Field(
+        "raw-depth-snapshot", description="The topic of REST depth snapshots (the seeds of book rebuilds)"
+    )
     kafka_partitions: PositiveInt = Field(3, description="Partitions of the topic when it is created")
 
     # Lake and streaming
@@ -151,6 +156,14 @@ class Settings(BaseSettings):
     standin_speed: float = Field(1.0, ge=0, description="the stand-in's replay speed, x real time (0: full speed)")
     symbols: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: DEFAULT_SYMBOLS.split(","), description="Binance symbols the producer subscribes to"
+    )
+    book_streams: bool = Field(
+        True,
+        description="The producer also captures each symbol's `@bookTicker` and `@depth@100ms` (with REST depth "
+        "snapshots) into raw-book-ticker, raw-depth and raw-depth-snapshot",
+    )
+    book_snapshot_weight_per_min: PositiveInt = Field(
+        1200, description="Binance request weight a minute the producer may spend on depth snapshots (of 6,000)"
     )
     api_workers: PositiveInt = Field(2, description="uvicorn worker processes of the ingestion API")
     api_kafka_timeout_ms: PositiveInt = Field(

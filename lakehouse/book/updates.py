@@ -31,6 +31,16 @@ class DepthUpdate:
 
 
 @dataclass(frozen=True)
+class DepthSnapshot:
+    """A REST depth snapshot (`GET /api/v3/depth`, futures `/fapi/v1/depth`): the book as of `last_update_id`."""
+
+    symbol: str
+    last_update_id: int  # lastUpdateId
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+
+@dataclass(frozen=True)
 class BookTicker:
     symbol: str
     update_id: int  # u
@@ -107,4 +117,14 @@ def parse_book_ticker(data: Mapping[str, Any]) -> BookTicker:
         ask_price=_decimal(data.get("a"), "a"),
         ask_quantity=_decimal(data.get("A"), "A"),
         event_time_ms=_integer(data, "E") if "E" in data else None,
+    )
+
+
+def parse_depth_snapshot(data: Mapping[str, Any], symbol: str) -> DepthSnapshot:
+    """The body of a REST depth snapshot of `symbol` (it does not name its symbol itself)."""
+    return DepthSnapshot(
+        symbol=symbol.upper(),
+        last_update_id=_integer(data, "lastUpdateId"),
+        bids=_levels(data, "bids"),
+        asks=_levels(data, "asks"),
     )

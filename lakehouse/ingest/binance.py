@@ -67,10 +67,10 @@ def to_trade_record(payload: dict[str, Any], ingest_time_ms: int) -> TradeRecord
         raise MalformedMessage(f"trade message is invalid: {error}") from error
 
 
-def parse_message(raw: str | bytes | dict[str, Any], ingest_time_ms: int) -> TradeRecord | None:
-    """Parse one frame: a TradeRecord for a trade, None for another stream (book ticker, depth, ...).
+def decode_payload(raw: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """The payload of one frame (unwrapped from its combined-stream envelope).
 
-    Raises MalformedMessage for frames that are not JSON objects or are broken trades.
+    Raises MalformedMessage for frames that are not JSON objects.
     """
     if isinstance(raw, dict):
         message = raw
@@ -81,7 +81,15 @@ def parse_message(raw: str | bytes | dict[str, Any], ingest_time_ms: int) -> Tra
             raise MalformedMessage(f"frame is not JSON: {error}") from error
     if not isinstance(message, dict):
         raise MalformedMessage(f"frame is not a JSON object: {type(message).__name__}")
-    payload = unwrap(message)
+    return unwrap(message)
+
+
+def parse_message(raw: str | bytes | dict[str, Any], ingest_time_ms: int) -> TradeRecord | None:
+    """Parse one frame: a TradeRecord for a trade, None for another stream (book ticker, depth, ...).
+
+    Raises MalformedMessage for frames that are not JSON objects or are broken trades.
+    """
+    payload = decode_payload(raw)
     if not is_trade_payload(payload):
         return None
     return to_trade_record(payload, ingest_time_ms)

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from lakehouse.book.capture import WeightBudget
 from lakehouse.ingest.backfill import RestBackfiller
 from lakehouse.ingest.binance import BINANCE_SOURCE
+from lakehouse.ingest.book_feed import BookFeed, BookTopics, SnapshotSource
 from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.ingest.pipeline import TradePipeline
 from lakehouse.ingest.resume import last_produced
 from lakehouse.ingest.sources import MAX_CONNECTION_AGE_S, LiveSource, can_connect, run_replay, stream_url
 from lakehouse.ingest.standin import ExchangeStandIn
+from lakehouse.kafka.admin import ensure_topic
 from lakehouse.kafka.trade_producer import TradeProducer
 from lakehouse.settings import Settings
 
@@ -118,24 +121,29 @@ async def run_producer(
     standin: ExchangeStandIn | None = None
     backfiller: RestBackfiller | None = None
     pipeline: TradePipeline | None = None
+    book: BookFeed | None = None
     try:
         if options.source == "replay":
             if options.file is None:
                 raise ValueError("--source replay needs --file FILE")
-            pipeline = TradePipeline(producer, metrics)
+            book = await asyncio.to_thread(_book_feed, settings, producer, metrics, None)
+            pipeline = TradePipeline(producer, metrics, book=book)
             log.info("replaying %s at %s into %s", options.file, _speed_text(options.speed), settings.kafka_topic)
             async with _reports_served(pipeline):
                 await run_replay(options.file, options.speed, pipeline, stop)
         else:
             ws_base, rest_url, standin = await _live_endpoints(settings, options, symbols)
             backfiller = RestBackfiller(rest_url)
-            pipeline = TradePipeline(producer, metrics, backfiller)
+            book = await asyncio.to_thread(_book_feed, settings, producer, metrics, rest_url)
+            pipeline = TradePipeline(producer, metrics, backfiller, book=book)
             await _resume(pipeline, settings, symbols, generated=standin is not None and standin.recording is None)
-            url = stream_url(ws_base, symbols)
+            url = stream_url(ws_base, symbols, book=settings.book_streams)
             log.info("streaming %d symbol(s) from %s into %s", len(symbols), url, settings.kafka_topic)
             async with _reports_served(pipeline):
                 await LiveSource(url, pipeline, max_connection_age_s=options.max_connection_age_s).run(stop)
     finally:
+        if book is not None:
+            await book.close()  # snapshots in flight land in the flush below
         if pipeline is not None:
             pipeline.redeliver()  # a last try, inside the flush below
         left = await asyncio.to_thread(producer.close, options.flush_timeout_s)
@@ -152,6 +160,21 @@ async def run_producer(
         if pending:
             log.error("producer stopped with trades that are not in Kafka: %s", pending)
     return metrics
+
+
+def _book_feed(
+    settings: Settings, producer: TradeProducer, metrics: ProducerMetrics, rest_url: str | None
+) -> BookFeed | None:
+    """The book capture when LAKEHOUSE_BOOK_STREAMS is on, its topics created like raw-trades when missing.
+    Without a REST endpoint (a recording) it captures what comes and fetches no snapshot."""
+    if not settings.book_streams:
+        return None
+    topics = BookTopics.of(settings)
+    for topic in topics:
+        ensure_topic(settings.kafka_bootstrap, topic, settings.kafka_partitions)
+    budget = WeightBudget(per_minute=settings.book_snapshot_weight_per_min)
+    snapshots = SnapshotSource(rest_url, budget=budget) if rest_url is not None else None
+    return BookFeed(producer, metrics, snapshots, BINANCE_SOURCE, topics)
 
 
 async def _resume(pipeline: TradePipeline, settings: Settings, symbols: list[str], *, generated: bool) -> None:

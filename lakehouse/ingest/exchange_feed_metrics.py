@@ -29,7 +29,11 @@ COUNTERS = {
     "gap_trades": ("gap_trades", "Trade ids missing from the stream"),
     "backfilled": ("backfilled", "Missing trades fetched over REST"),
     "reconnects": ("reconnects", "WebSocket reconnections"),
-    "redelivered": ("redelivered", "Trades produced again after Kafka did not take them"),
+    "redelivered": ("redelivered", "Records produced again after Kafka did not take them"),
+    "book_received": ("book_messages_received", "Book ticker and depth messages received"),
+    "book_produced": ("book_records_produced", "Book records (ticker, depth, snapshot) acknowledged by Kafka"),
+    "depth_breaks": ("depth_chain_breaks", "Breaks in a symbol's depth diff chain (a snapshot follows)"),
+    "snapshots": ("depth_snapshots", "REST depth snapshots captured"),
 }
 GAUGES = {
     "undelivered": ("undelivered", "Trades Kafka did not take, waiting to be produced again"),
@@ -43,6 +47,7 @@ class ProducerMetrics:
         self.received = self.produced = self.produce_failed = self.malformed = self.skipped = 0
         self.duplicates = self.gap_trades = self.backfilled = self.reconnects = self.redelivered = 0
         self.undelivered = self.unfilled_trades = 0
+        self.book_received = self.book_produced = self.depth_breaks = self.snapshots = 0
         self.gaps_by_symbol: dict[str, int] = {}
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0

@@ -17,7 +17,8 @@ from typing import Any
 from confluent_kafka import KafkaError, Message
 
 from lakehouse.ingest.backfill import RestBackfiller
-from lakehouse.ingest.binance import MalformedMessage, parse_message
+from lakehouse.ingest.binance import MalformedMessage, decode_payload, is_trade_payload, to_trade_record
+from lakehouse.ingest.book_feed import BookFeed
 from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
 from lakehouse.ingest.sequence import Gap, Seen, SequenceTracker, remaining_gaps
 from lakehouse.kafka.trade_producer import TradeProducer
@@ -39,11 +40,16 @@ class TradePipeline:
     """
 
     def __init__(
-        self, producer: TradeProducer, metrics: ProducerMetrics, backfiller: RestBackfiller | None = None
+        self,
+        producer: TradeProducer,
+        metrics: ProducerMetrics,
+        backfiller: RestBackfiller | None = None,
+        book: BookFeed | None = None,
     ) -> None:
         self.producer = producer
         self.metrics = metrics
         self.backfiller = backfiller
+        self.book = book  # captures book ticker and depth messages; without it they are skipped
         self.tracker = SequenceTracker()
         self.unfilled: list[Gap] = []  # missing trade ids REST has not given yet: fetched again
         self.undelivered: list[tuple[bytes, bytes]] = []  # (key, value) Kafka did not take: produced again
@@ -70,13 +76,15 @@ class TradePipeline:
         self.metrics.received += 1
         ingest_time = now_ms()
         try:
-            record = parse_message(frame, ingest_time)
+            payload = decode_payload(frame)
+            record = to_trade_record(payload, ingest_time) if is_trade_payload(payload) else None
         except MalformedMessage as error:
             self.metrics.malformed += 1
             log.warning("skipping a malformed frame: %s (frame starts %.120r)", error, frame)
             return
         if record is None:
-            self.metrics.skipped += 1
+            if self.book is None or not self.book.handle(payload, ingest_time):
+                self.metrics.skipped += 1
             return
         seen, gap = self.tracker.observe(record.symbol, int(record.trade_id))
         if seen is Seen.DUPLICATE:
@@ -141,12 +149,12 @@ class TradePipeline:
                 await asyncio.wait_for(stop.wait(), delay)
             if stop.is_set():
                 return
-            if not self.undelivered and not self._refetchable():
+            if not self.undelivered and not self._refetchable() and not (self.book and self.book.undelivered):
                 delay = RETRY_FIRST_S
                 continue
             self.redeliver()
             await self.refetch_gaps()
-            pending = self.undelivered or self._refetchable()
+            pending = self.undelivered or self._refetchable() or (self.book and self.book.undelivered)
             delay = min(delay * 2, RETRY_MAX_S) if pending else RETRY_FIRST_S
 
     def _refetchable(self) -> list[Gap]:
@@ -157,6 +165,8 @@ class TradePipeline:
         return [gap for gap in self.unfilled if gap.size <= limit]
 
     def redeliver(self) -> None:
+        if self.book is not None:
+            self.book.redeliver()
         records, self.undelivered = self.undelivered, []
         self.metrics.undelivered = 0
         if not records:
@@ -187,6 +197,8 @@ class TradePipeline:
             parts.append(f"unfilled gaps {describe_gaps(self.unfilled)}")
         if self.undelivered:
             parts.append(f"undelivered {describe_records(self.undelivered)}")
+        if self.book is not None and self.book.undelivered:
+            parts.append(f"{len(self.book.undelivered)} undelivered book record(s)")
         return "; ".join(parts) or None
 
 

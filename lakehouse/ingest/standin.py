@@ -1,4 +1,4 @@
-"""A local stand-in for the Binance exchange: combined-stream WebSocket + the REST trades endpoints.
+"""A local stand-in for the Binance exchange: combined-stream WebSocket + the REST trades and depth endpoints.
 
 Tests, benchmarks and the offline demo use it instead of `wss://stream.binance.com`. It speaks the same
 protocol (`/stream?streams=btcusdt@trade/...` with `{"stream":..,"data":..}` frames, server pings) from a
@@ -6,6 +6,10 @@ synthetic market or a recording, keeps what it sent for `/api/v3/historicalTrade
 (so gaps can be backfilled), and misbehaves on request: drop the connections, send a malformed frame,
 skip trade ids. Control it in-process (methods) or over HTTP (`/control/drop`, `/control/malformed`,
 `/control/skip?symbol=BTCUSDT&count=3`, `/control/stats`).
+
+Replaying a recording, it also serves the recorded `@bookTicker` and `@depth` messages to the clients that
+subscribed to them, and `/api/v3/depth` snapshots of the book those diffs build (seeded empty at a
+symbol's first diff; the update id and levels as of the last diff sent). The synthetic market has no book.
 
 One port serves both: `process_request` answers plain HTTP before the WebSocket handshake.
 """
@@ -34,6 +38,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from lakehouse.book.capture import BookStream, book_stream
+from lakehouse.book.rebuild import OrderBook
+from lakehouse.book.updates import MalformedBookMessage, parse_depth_update
 from lakehouse.ingest.binance import is_trade_payload, unwrap
 from lakehouse.ingest.replay import read_recording, recorded_time_ms
 
@@ -111,13 +118,33 @@ def rest_trade(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def subscribed_symbols(path: str) -> set[str] | None:
-    """`/stream?streams=btcusdt@trade/ethusdt@trade` -> {BTCUSDT, ETHUSDT}; None for another path."""
+def subscriptions(path: str) -> dict[str, set[str]] | None:
+    """`/stream?streams=btcusdt@trade/btcusdt@depth@100ms` -> {BTCUSDT: {trade, depth}}; None for another
+    path. Kinds: `trade`, `bookTicker`, `depth` (any update speed)."""
     parts = urlsplit(path)
     if parts.path.rstrip("/") != "/stream":
         return None
     streams = parse_qs(parts.query).get("streams", [""])[0]
-    return {name.split("@")[0].upper() for name in streams.split("/") if name.endswith("@trade")}
+    found: dict[str, set[str]] = {}
+    for name in streams.split("/"):
+        symbol, _, kind = name.partition("@")
+        kind = kind.split("@")[0]
+        if symbol and kind in ("trade", "bookTicker", "depth"):
+            found.setdefault(symbol.upper(), set()).add(kind)
+    return found
+
+
+def subscribed_symbols(path: str) -> set[str] | None:
+    """`/stream?streams=btcusdt@trade/ethusdt@trade` -> {BTCUSDT, ETHUSDT}; None for another path."""
+    found = subscriptions(path)
+    if found is None:
+        return None
+    return {symbol for symbol, kinds in found.items() if "trade" in kinds}
+
+
+def book_frame(kind: BookStream, payload: dict[str, Any]) -> str:
+    stream = f"{str(payload['s']).lower()}@{'depth@100ms' if kind is BookStream.DEPTH else 'bookTicker'}"
+    return json.dumps({"stream": stream, "data": payload}, separators=(",", ":"))
 
 
 @dataclass
@@ -129,12 +156,15 @@ class StandInStats:
     connections: int = 0
     drops: int = 0
     rest_requests: int = 0
+    book_sent: int = 0
+    depth_snapshots: int = 0
 
 
 @dataclass
 class _Client:
     connection: ServerConnection
-    symbols: set[str]
+    symbols: set[str]  # trade streams
+    book: dict[str, set[str]] = field(default_factory=dict)  # symbol -> {bookTicker, depth}
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=20_000))
     task: asyncio.Task[Any] | None = None
 
@@ -173,6 +203,7 @@ class ExchangeStandIn:
         self.ping_interval_s = ping_interval_s
         self.stats = StandInStats()
         self.history: dict[str, deque[dict[str, Any]]] = {}
+        self.books: dict[str, OrderBook] = {}  # built from the recorded diffs sent, for /api/v3/depth
         self._history_size = history_per_symbol
         self._skip: dict[str, int] = {}
         self._clients: list[_Client] = []
@@ -308,7 +339,7 @@ class ExchangeStandIn:
             except json.JSONDecodeError:
                 continue
             payload = unwrap(message) if isinstance(message, dict) else {}
-            if not is_trade_payload(payload):
+            if not is_trade_payload(payload) and book_stream(payload) is None:
                 continue
             moment = recorded_time_ms(received_ms, payload)
             if self.speed > 0 and moment is not None:
@@ -332,6 +363,10 @@ class ExchangeStandIn:
         log.info("exchange stand-in: trade source exhausted after %d trade(s)", self.stats.generated)
 
     async def _publish(self, payload: dict[str, Any]) -> None:
+        kind = book_stream(payload)
+        if kind is not None:
+            await self._publish_book(kind, payload)
+            return
         symbol = str(payload["s"])
         self.stats.generated += 1
         history = self.history.get(symbol)
@@ -347,10 +382,38 @@ class ExchangeStandIn:
             if symbol in client.symbols:
                 await client.queue.put(frame)
 
+    async def _publish_book(self, kind: BookStream, payload: dict[str, Any]) -> None:
+        symbol = str(payload["s"]).upper()
+        if kind is BookStream.DEPTH:
+            self._follow_book(symbol, payload)
+        frame: str | None = None
+        for client in self._clients:
+            if kind.value in client.book.get(symbol, ()):
+                frame = frame or book_frame(kind, payload)
+                await client.queue.put(frame)
+                self.stats.book_sent += 1
+
+    def _follow_book(self, symbol: str, payload: dict[str, Any]) -> None:
+        """Apply a recorded diff to the stand-in's own book of the symbol (seeded empty at its first diff)."""
+        try:
+            update = parse_depth_update(payload)
+        except MalformedBookMessage:
+            return
+        book = self.books.get(symbol)
+        if book is None or not book.synced:
+            book = self.books[symbol] = OrderBook(symbol)
+            # An empty book "as of" just before this diff, so that Binance's rule for the first diff
+            # after a snapshot holds (spot: U <= id + 1 <= u; futures: U <= id <= u).
+            seed = update.first_id if update.previous_final_id is not None else update.first_id - 1
+            book.load_snapshot(seed, (), ())
+        book.apply(update)
+
     # --- WebSocket ---------------------------------------------------------------------------------
     async def _handle(self, connection: ServerConnection) -> None:
-        symbols = subscribed_symbols(connection.request.path if connection.request else "") or set()
-        client = _Client(connection, symbols, task=asyncio.current_task())
+        streams = subscriptions(connection.request.path if connection.request else "") or {}
+        symbols = {symbol for symbol, kinds in streams.items() if "trade" in kinds}
+        book = {symbol: kinds - {"trade"} for symbol, kinds in streams.items() if kinds - {"trade"}}
+        client = _Client(connection, symbols, book, task=asyncio.current_task())
         self._clients.append(client)
         self.stats.connections += 1
         log.info("stand-in: client %s subscribed to %s", connection.remote_address, sorted(symbols))
@@ -368,9 +431,11 @@ class ExchangeStandIn:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)
         if parts.path.rstrip("/") == "/stream":
-            if subscribed_symbols(request.path):
+            if subscriptions(request.path):
                 return None  # go on with the WebSocket handshake
-            return self._json(connection, 400, {"code": -1100, "msg": "streams= must name <symbol>@trade streams"})
+            return self._json(
+                connection, 400, {"code": -1100, "msg": "streams= must name <symbol>@trade, @bookTicker or @depth"}
+            )
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         if parts.path.startswith("/control/"):
             return self._control(connection, parts.path.removeprefix("/control/"), query)
@@ -379,6 +444,11 @@ class ExchangeStandIn:
             if not self.rest_enabled:
                 return self._json(connection, 503, {"code": -1001, "msg": "Service unavailable"})
             return self._trades(connection, parts.path, query)
+        if parts.path in ("/api/v3/depth", "/fapi/v1/depth"):
+            self.stats.rest_requests += 1
+            if not self.rest_enabled:
+                return self._json(connection, 503, {"code": -1001, "msg": "Service unavailable"})
+            return self._depth(connection, query)
         return self._json(connection, 404, {"code": -1, "msg": f"unknown path {parts.path}"})
 
     def _trades(self, connection: ServerConnection, path: str, query: dict[str, str]) -> Response:
@@ -396,6 +466,27 @@ class ExchangeStandIn:
         else:
             selected = history[-limit:]
         return self._json(connection, 200, [rest_trade(payload) for payload in selected])
+
+    def _depth(self, connection: ServerConnection, query: dict[str, str]) -> Response:
+        """The book as of the last diff sent: `{"lastUpdateId", "bids", "asks"}` as Binance answers."""
+        book = self.books.get(query.get("symbol", "").upper())
+        if book is None or book.last_update_id is None:
+            return self._json(connection, 400, {"code": -1121, "msg": "Invalid symbol."})
+        try:
+            limit = min(int(query.get("limit", "100")), 5000)
+        except ValueError:
+            return self._json(connection, 400, {"code": -1100, "msg": "limit must be an integer"})
+        bids, asks = book.top(limit)
+        self.stats.depth_snapshots += 1
+        return self._json(
+            connection,
+            200,
+            {
+                "lastUpdateId": book.last_update_id,
+                "bids": [[format(price, "f"), format(quantity, "f")] for price, quantity in bids],
+                "asks": [[format(price, "f"), format(quantity, "f")] for price, quantity in asks],
+            },
+        )
 
     def _control(self, connection: ServerConnection, action: str, query: dict[str, str]) -> Response:
         if action == "drop":

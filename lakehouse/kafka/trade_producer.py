@@ -190,19 +190,22 @@ class TradeProducer:
 
         return report
 
-    def produce(self, key: bytes, value: bytes, on_delivery: DeliveryCallback | None = None) -> None:
-        """Queue one record; waits (serving delivery reports) while the local queue is full."""
+    def produce(
+        self, key: bytes, value: bytes, on_delivery: DeliveryCallback | None = None, *, topic: str | None = None
+    ) -> None:
+        """Queue one record (on `topic`, else the producer's own); waits (serving delivery reports) while
+        the local queue is full. One client serves several topics: the book topics ride with the trades."""
         if self._closed:
             raise ProducerClosedError("the producer is closed")
-        self._produce_waiting(key, value, self._with_latency(on_delivery))
+        self._produce_waiting(topic or self.topic, key, value, self._with_latency(on_delivery))
 
-    def _produce_waiting(self, key: bytes, value: bytes, callback: DeliveryCallback | None) -> None:
+    def _produce_waiting(self, topic: str, key: bytes, value: bytes, callback: DeliveryCallback | None) -> None:
         while True:
             try:
                 if callback is None:
-                    self._producer.produce(self.topic, value=value, key=key)
+                    self._producer.produce(topic, value=value, key=key)
                 else:
-                    self._producer.produce(self.topic, value=value, key=key, on_delivery=callback)
+                    self._producer.produce(topic, value=value, key=key, on_delivery=callback)
                 return
             except BufferError:
                 # Back-pressure: the local queue is full until the broker acknowledges some records.

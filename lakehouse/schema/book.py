@@ -1,7 +1,9 @@
-"""The canonical book records: the values of the Kafka topics `raw-book-ticker` and `raw-depth`.
+"""The canonical book records: the values of the Kafka topics `raw-book-ticker`, `raw-depth` and
+`raw-depth-snapshot`.
 
 Defined once, like `TradeRecord`: the JSON Schema files for other Kafka consumers
-(`schemas/book_ticker.schema.json`, `schemas/depth_update.schema.json`) are generated from these models and
+(`schemas/book_ticker.schema.json`, `schemas/depth_update.schema.json`,
+`schemas/depth_snapshot.schema.json`) are generated from these models and
 a contract test keeps them equal. Prices and quantities are decimal strings (never floats); a quantity of
 0 in a depth update removes the price level, as on Binance.
 """
@@ -14,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lakehouse.book.updates import BookTicker, DepthUpdate, Level
+from lakehouse.book.updates import BookTicker, DepthSnapshot, DepthUpdate, Level
 from lakehouse.paths import REPO_ROOT
 from lakehouse.schema.trade import (
     DECIMAL_PATTERN,
@@ -26,6 +28,9 @@ from lakehouse.schema.trade import (
 
 SCHEMA_VERSION = 1
 SCHEMAS_DIR = REPO_ROOT / "schemas"
+BOOK_TICKER_TOPIC = "raw-book-ticker"
+DEPTH_TOPIC = "raw-depth"
+DEPTH_SNAPSHOT_TOPIC = "raw-depth-snapshot"
 
 # Non-negative here (a depth level of 0 is a removal), unlike a trade's price.
 Amount = Annotated[str, Field(pattern=DECIMAL_PATTERN, json_schema_extra={"format": "decimal"})]
@@ -78,6 +83,18 @@ class DepthUpdateRecord(_BookRecord):
     schema_version: int = Field(SCHEMA_VERSION, ge=1, le=MAX_SCHEMA_VERSION)
 
 
+class DepthSnapshotRecord(_BookRecord):
+    """A REST depth snapshot: the book of a symbol as of `last_update_id`, the seed of a rebuild."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="DepthSnapshotRecord")
+
+    last_update_id: UpdateId = Field(description="The book's update id (Binance `lastUpdateId`)")
+    bids: list[PriceLevel] = Field(description="Bid levels, best first")
+    asks: list[PriceLevel] = Field(description="Ask levels, best first")
+    ingest_time: EpochMillis = Field(description="When the platform received it, epoch milliseconds")
+    schema_version: int = Field(SCHEMA_VERSION, ge=1, le=MAX_SCHEMA_VERSION)
+
+
 def _levels(levels: tuple[Level, ...]) -> list[list[str]]:
     return [[format(price, "f"), format(quantity, "f")] for price, quantity in levels]
 
@@ -112,9 +129,22 @@ def depth_update_record(update: DepthUpdate, source: str, ingest_time: int) -> D
     )
 
 
+def depth_snapshot_record(snapshot: DepthSnapshot, source: str, ingest_time: int) -> DepthSnapshotRecord:
+    return DepthSnapshotRecord(
+        source=source,
+        symbol=snapshot.symbol,
+        last_update_id=snapshot.last_update_id,
+        bids=_levels(snapshot.bids),
+        asks=_levels(snapshot.asks),
+        ingest_time=ingest_time,
+        schema_version=SCHEMA_VERSION,
+    )
+
+
 SCHEMA_FILES: dict[str, tuple[type[BaseModel], Path]] = {
-    "raw-book-ticker": (BookTickerRecord, SCHEMAS_DIR / "book_ticker.schema.json"),
-    "raw-depth": (DepthUpdateRecord, SCHEMAS_DIR / "depth_update.schema.json"),
+    BOOK_TICKER_TOPIC: (BookTickerRecord, SCHEMAS_DIR / "book_ticker.schema.json"),
+    DEPTH_TOPIC: (DepthUpdateRecord, SCHEMAS_DIR / "depth_update.schema.json"),
+    DEPTH_SNAPSHOT_TOPIC: (DepthSnapshotRecord, SCHEMAS_DIR / "depth_snapshot.schema.json"),
 }
 
 
