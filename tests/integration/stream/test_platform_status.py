@@ -82,3 +82,26 @@ def test_train_and_maintain_are_lakehouse_commands() -> None:
     assert result.exit_code == 0 and "--min-train-rows" in result.output
     result = CliRunner().invoke(app, ["maintain", "--retention-hours", "1"])
     assert result.exit_code == 1 and "VACUUM retention below 168 h" in " ".join(result.output.split())
+
+
+def test_with_kafka_down_the_lake_is_still_read_and_each_lag_says_why_it_is_unknown(tmp_path) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from lakehouse.local.processes import free_port
+    from lakehouse.settings import Settings
+
+    settings = Settings(
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",  # nothing listens there
+        lake_uri=(tmp_path / "lake").as_uri(),
+        pg_dsn=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+    )
+    stamps = pa.array([datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)] * 3, pa.timestamp("us", "UTC"))
+    write_deltalake(settings.table_uri("bronze", "trades"), pa.table({"offset": [0, 1, 2], "kafka_timestamp": stamps}))
+    layers = {layer.layer: layer for layer in collect(settings)}
+    kafka = layers["kafka"]
+    assert kafka.failed and "Kafka unreachable" in kafka.problem
+    bronze = layers["bronze/trades (Delta)"]
+    assert bronze.rows == 3 and bronze.problem == f"lag unknown: {kafka.problem}"
+    assert layers["silver/trades (Delta)"].problem == "not created yet"
+    assert layers["postgres silver"].failed and layers["gold"].failed  # named, not a traceback
