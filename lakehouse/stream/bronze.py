@@ -1,7 +1,10 @@
-"""Bronze: every Kafka record of `raw-trades`, value unchanged, plus its Kafka coordinates.
+"""Bronze: every Kafka record of `raw-trades`, value unchanged, plus its Kafka coordinates; and, with
+the book streams on, every record of the book topics the same way, one table per topic.
 
 (topic, partition, offset) is the key of a bronze row. The ingest date (of the Kafka timestamp, so a
-replayed batch lands in the same partition) partitions the table. Appends are idempotent per batch.
+replayed batch lands in the same partition) partitions the tables. Appends are idempotent per batch and
+table. The book topics are a second query of the same driver (one JVM), with its own checkpoint, so a
+flood of book tickers never holds up the trades' batches.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pyspark.sql.types import (
 
 from lakehouse.stream.delta_sink import append_once, ensure_table, latest_commit, sink_app_id
 from lakehouse.stream.kafka_source import read_topic
-from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, run_stream
+from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, StreamSpec, run_streams
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -34,6 +37,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SINK = "bronze.trades"
+# Book topic (setting) -> bronze table name.
+BOOK_TABLES = {
+    "kafka_book_ticker_topic": "book_ticker",
+    "kafka_depth_topic": "depth",
+    "kafka_depth_snapshot_topic": "depth_snapshot",
+}
 BRONZE_SCHEMA = StructType(
     [
         StructField("key", BinaryType()),
@@ -72,13 +81,7 @@ class BronzeWriter:
         self.fault_pause_s = settings.stream_fault_pause_s
 
     def ensure_table(self, spark: SparkSession) -> None:
-        ensure_table(
-            spark,
-            self.uri,
-            BRONZE_SCHEMA,
-            partition_by=("ingest_date",),
-            stats_columns=("partition", "offset", "kafka_timestamp"),
-        )
+        ensure_bronze_table(spark, self.uri)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
         spark = batch.sparkSession
@@ -95,6 +98,60 @@ class BronzeWriter:
         return BatchReport("bronze", batch_id, {"rows": written}, steps_s=timer.steps)
 
 
+def ensure_bronze_table(spark: SparkSession, uri: str) -> None:
+    ensure_table(
+        spark,
+        uri,
+        BRONZE_SCHEMA,
+        partition_by=("ingest_date",),
+        stats_columns=("partition", "offset", "kafka_timestamp"),
+    )
+
+
+class BronzeBookWriter:
+    """foreachBatch sink of the book topics: each topic's records to its own table, idempotently.
+
+    The batch is cached and counted by topic once, then each topic with records is appended with its
+    own marker (`bronze.<table>`): a replay after a crash between two tables' commits appends only to
+    the tables that do not hold the batch yet.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.tables = {
+            getattr(settings, setting): (f"bronze.{name}", settings.table_uri("bronze", name))
+            for setting, name in BOOK_TABLES.items()
+        }
+
+    def ensure_tables(self, spark: SparkSession) -> None:
+        for _, uri in self.tables.values():
+            ensure_bronze_table(spark, uri)
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
+        spark = batch.sparkSession
+        timer = StepTimer()
+        rows = bronze_rows(batch, int(time.time() * 1000)).persist()
+        try:
+            by_topic = {row["topic"]: int(row["count"]) for row in rows.groupBy("topic").count().collect()}
+            timer.lap("count")
+            written: dict[str, int] = {}
+            for topic, count in sorted(by_topic.items()):
+                sink, uri = self.tables[topic]
+                if append_once(rows.where(F.col("topic") == topic), uri, sink_app_id(spark, sink), batch_id):
+                    written[sink.removeprefix("bronze.")] = count
+            timer.lap("delta")
+        finally:
+            rows.unpersist()
+        return BatchReport("bronze-book", batch_id, written, steps_s=timer.steps)
+
+
+def _ensure_book_topics(settings: Settings) -> None:
+    """Created here too (as the producer does), so the query never subscribes to a topic not there yet."""
+    from lakehouse.kafka.admin import ensure_topic
+
+    for setting in BOOK_TABLES:
+        ensure_topic(settings.kafka_bootstrap, getattr(settings, setting), settings.kafka_partitions)
+
+
 def run_bronze(
     spark: SparkSession,
     settings: Settings,
@@ -104,16 +161,31 @@ def run_bronze(
     stop_after_s: float | None = None,
     callbacks: tuple[BatchCallback, ...] = (),
 ) -> None:
-    """Kafka `raw-trades` -> Delta `<lake>/bronze/trades` until done (`once`) or stopped."""
+    """Kafka `raw-trades` -> Delta `<lake>/bronze/trades` (and the book topics -> `<lake>/bronze/<book
+    table>` when LAKEHOUSE_BOOK_STREAMS is on) until done (`once`) or stopped."""
     writer = BronzeWriter(settings)
     writer.ensure_table(spark)
-    run_stream(
-        read_topic(spark, settings, topic, settings.bronze_max_offsets_per_trigger),
-        writer,
-        name="bronze-trades",
-        checkpoint=f"{settings.checkpoints}/bronze_trades",
-        once=once,
-        trigger_s=settings.bronze_trigger_s,
-        callbacks=callbacks,
-        stop_after_s=stop_after_s,
-    )
+    specs = [
+        StreamSpec(
+            read_topic(spark, settings, topic, settings.bronze_max_offsets_per_trigger),
+            writer,
+            name="bronze-trades",
+            checkpoint=f"{settings.checkpoints}/bronze_trades",
+            trigger_s=settings.bronze_trigger_s,
+        )
+    ]
+    if settings.book_streams:
+        _ensure_book_topics(settings)
+        book = BronzeBookWriter(settings)
+        book.ensure_tables(spark)
+        topics = ",".join(book.tables)
+        specs.append(
+            StreamSpec(
+                read_topic(spark, settings, topics, settings.bronze_max_offsets_per_trigger),
+                book,
+                name="bronze-book",
+                checkpoint=f"{settings.checkpoints}/bronze_book",
+                trigger_s=settings.bronze_trigger_s,
+            )
+        )
+    run_streams(tuple(specs), once=once, callbacks=callbacks, stop_after_s=stop_after_s)

@@ -20,6 +20,7 @@ from pyspark.errors import StreamingQueryException
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.streaming import StreamingQuery
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,17 @@ class StreamFailedError(RuntimeError):
     """The streaming query stopped with an error (the batch will be retried on restart)."""
 
 
+@dataclass(frozen=True)
+class StreamSpec:
+    """One foreachBatch query: its source, its batch writer, its name, checkpoint and trigger interval."""
+
+    source: DataFrame
+    write_batch: BatchWriter
+    name: str
+    checkpoint: str
+    trigger_s: float
+
+
 def run_stream(
     source: DataFrame,
     write_batch: BatchWriter,
@@ -79,26 +91,53 @@ def run_stream(
     `once` uses the AvailableNow trigger: everything present at start, in batches of at most
     maxOffsetsPerTrigger, then the query ends. SIGTERM/SIGINT stop the query between batches.
     """
+    run_streams(
+        (StreamSpec(source, write_batch, name, checkpoint, trigger_s),),
+        once=once,
+        callbacks=callbacks,
+        stop_after_s=stop_after_s,
+    )
 
+
+def _start(spec: StreamSpec, once: bool, callbacks: tuple[BatchCallback, ...]) -> StreamingQuery:
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
-        report = write_batch(batch, batch_id)
+        report = spec.write_batch(batch, batch_id)
         report.duration_s = time.monotonic() - started
         log.info(report.line())
         for callback in callbacks:
             callback(report)
 
-    writer = source.writeStream.queryName(name).option("checkpointLocation", checkpoint).foreachBatch(on_batch)
-    writer = writer.trigger(availableNow=True) if once else writer.trigger(processingTime=f"{trigger_s} seconds")
+    writer = (
+        spec.source.writeStream.queryName(spec.name)
+        .option("checkpointLocation", spec.checkpoint)
+        .foreachBatch(on_batch)
+    )
+    writer = writer.trigger(availableNow=True) if once else writer.trigger(processingTime=f"{spec.trigger_s} seconds")
     query = writer.start()
     log.info(
         "%s started (query id %s, checkpoint %s, trigger %s)",
-        name, query.id, checkpoint, "available-now" if once else f"{trigger_s}s",
+        spec.name, query.id, spec.checkpoint, "available-now" if once else f"{spec.trigger_s}s",
     )  # fmt: skip
+    return query
+
+
+def run_streams(
+    specs: tuple[StreamSpec, ...],
+    *,
+    once: bool,
+    callbacks: tuple[BatchCallback, ...] = (),
+    stop_after_s: float | None = None,
+) -> None:
+    """Several queries in one driver (one JVM for all, each with its own checkpoint), run as one job:
+    until every one is done (`once`), a signal or `stop_after_s` stops them all, or one fails, which
+    stops the others too, so a supervisor restarts the job whole and each resumes from its checkpoint."""
+    queries = [_start(spec, once, callbacks) for spec in specs]
+    names = ", ".join(spec.name for spec in specs)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s: signal %d, stopping after the current batch", name, signum)
+        log.info("%s: signal %d, stopping after the current batch", names, signum)
         stop.set()
 
     previous = {}
@@ -107,19 +146,23 @@ def run_stream(
             previous[signum] = signal.signal(signum, request_stop)
     deadline = None if stop_after_s is None else time.monotonic() + stop_after_s
     try:
-        while query.isActive and not stop.is_set():
+        while not stop.is_set() and any(query.isActive for query in queries):
             if deadline is not None and time.monotonic() >= deadline:
                 break
+            if any(not query.isActive and query.exception() is not None for query in queries):
+                break
             try:
-                query.awaitTermination(1)
+                next(query for query in queries if query.isActive).awaitTermination(1)
             except StreamingQueryException:
                 break
-        if query.isActive:
-            query.stop()
-        error = query.exception()
-        if error is not None:
-            raise StreamFailedError(f"{name} failed: {error}") from None
+        for query in queries:
+            if query.isActive:
+                query.stop()
+        for spec, query in zip(specs, queries, strict=True):
+            error = query.exception()
+            if error is not None:
+                raise StreamFailedError(f"{spec.name} failed: {error}") from None
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    log.info("%s stopped", name)
+    log.info("%s stopped", names)
