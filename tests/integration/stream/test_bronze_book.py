@@ -7,6 +7,7 @@ import uuid
 
 from deltalake import DeltaTable
 
+from lakehouse.kafka.admin import ensure_topic
 from lakehouse.settings import Settings
 from lakehouse.stream.bronze import run_bronze
 from tests.integration.stream.conftest import produce
@@ -48,8 +49,8 @@ def test_each_book_topic_lands_in_its_own_bronze_table_once_and_the_trades_are_u
         "depth": settings.kafka_depth_topic,
         "depth_snapshot": settings.kafka_depth_snapshot_topic,
     }
-    run_bronze(spark, settings, once=True)  # creates the topics and the empty tables
     for name, values in sent.items():
+        ensure_topic(settings.kafka_bootstrap, topics[name], partitions=3)
         produce(settings.kafka_bootstrap, topics[name], values)
     produce(settings.kafka_bootstrap, topic, [make_trade(n).to_json_bytes() for n in range(30)])
 
