@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.lake import LAKE_TABLES
+from lakehouse.schema.book import BOOK_BRONZE_TABLES
 from lakehouse.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -17,7 +18,10 @@ log = logging.getLogger(__name__)
 
 # Files a running stream or a reader might still need are kept a week (Delta's safe default).
 VACUUM_RETENTION_HOURS = 168
-MAINTAINED_TABLES = tuple((layer, name) for layer, name, _ in LAKE_TABLES.values())
+MAINTAINED_TABLES = (
+    *((layer, name) for layer, name, _ in LAKE_TABLES.values()),
+    *(("bronze", name) for name in BOOK_BRONZE_TABLES.values()),
+)
 
 
 def dbt_build(settings: Settings | None = None) -> dict[str, Any]:

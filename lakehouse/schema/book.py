@@ -31,6 +31,12 @@ SCHEMAS_DIR = REPO_ROOT / "schemas"
 BOOK_TICKER_TOPIC = "raw-book-ticker"
 DEPTH_TOPIC = "raw-depth"
 DEPTH_SNAPSHOT_TOPIC = "raw-depth-snapshot"
+# The setting naming each book topic -> its bronze table (one table per topic, like bronze/trades).
+BOOK_BRONZE_TABLES = {
+    "kafka_book_ticker_topic": "book_ticker",
+    "kafka_depth_topic": "depth",
+    "kafka_depth_snapshot_topic": "depth_snapshot",
+}
 
 # Non-negative here (a depth level of 0 is a removal), unlike a trade's price.
 Amount = Annotated[str, Field(pattern=DECIMAL_PATTERN, json_schema_extra={"format": "decimal"})]

@@ -25,6 +25,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from lakehouse.schema.book import BOOK_BRONZE_TABLES
 from lakehouse.stream.delta_sink import append_once, ensure_table, latest_commit, sink_app_id
 from lakehouse.stream.kafka_source import read_topic
 from lakehouse.stream.runner import BatchCallback, BatchReport, StepTimer, StreamSpec, run_streams
@@ -37,12 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SINK = "bronze.trades"
-# Book topic (setting) -> bronze table name.
-BOOK_TABLES = {
-    "kafka_book_ticker_topic": "book_ticker",
-    "kafka_depth_topic": "depth",
-    "kafka_depth_snapshot_topic": "depth_snapshot",
-}
 BRONZE_SCHEMA = StructType(
     [
         StructField("key", BinaryType()),
@@ -119,7 +114,7 @@ class BronzeBookWriter:
     def __init__(self, settings: Settings) -> None:
         self.tables = {
             getattr(settings, setting): (f"bronze.{name}", settings.table_uri("bronze", name))
-            for setting, name in BOOK_TABLES.items()
+            for setting, name in BOOK_BRONZE_TABLES.items()
         }
 
     def ensure_tables(self, spark: SparkSession) -> None:
@@ -148,7 +143,7 @@ def _ensure_book_topics(settings: Settings) -> None:
     """Created here too (as the producer does), so the query never subscribes to a topic not there yet."""
     from lakehouse.kafka.admin import ensure_topic
 
-    for setting in BOOK_TABLES:
+    for setting in BOOK_BRONZE_TABLES:
         ensure_topic(settings.kafka_bootstrap, getattr(settings, setting), settings.kafka_partitions)
 
 
