@@ -33,7 +33,7 @@ SHARED_DATA = RECORDINGS
 RECORDING = "binance_usdm_btcusdt_20240808.gz"
 
 
-# Opt-in until the whole scenario fits CI's 60-minute budget beside the local tiers (measured: 37 + 30 min
+# Opt-in until the whole scenario fits CI's 60-minute budget beside the local tiers (measured: 36.5 + 27 min
 # on 2 cores; docs/docker.md, "The compose test run"): `make test-compose` sets it, `make test` skips it.
 OPT_IN = "LAKEHOUSE_COMPOSE_TESTS"
 
