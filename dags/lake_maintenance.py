@@ -8,13 +8,12 @@ silver and quarantine.
 
 from airflow.sdk import dag, task
 
-from lakehouse.orchestration.dag_defaults import START_DATE, default_args
+from lakehouse.orchestration.dag_defaults import default_args, from_next_tick
 
 
 @dag(
     dag_id="lake_maintenance",
-    schedule="@daily",
-    start_date=START_DATE,
+    schedule=from_next_tick("0 0 * * *"),  # @daily, from the next tick on
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

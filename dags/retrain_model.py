@@ -10,13 +10,12 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from lakehouse.orchestration.dag_defaults import START_DATE, default_args
+from lakehouse.orchestration.dag_defaults import default_args, from_next_tick
 
 
 @dag(
     dag_id="retrain_model",
-    schedule="@weekly",
-    start_date=START_DATE,
+    schedule=from_next_tick("0 0 * * 0"),  # @weekly, from the next tick on
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

@@ -1,13 +1,28 @@
-"""Defaults every DAG shares: retries, the failure alert, a fixed tz-aware start date."""
+"""Defaults every DAG shares: retries, the failure alert, a fixed tz-aware start date, and the
+timetable of the long-period DAGs."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
+
+
+def from_next_tick(cron: str) -> CronTriggerTimetable:
+    """Run at each `cron` tick from the next one on, never for the tick just past.
+
+    With a start date and catchup off, Airflow runs the newest past tick as soon as the DAG appears:
+    on a fresh `docker compose up` a weekly retrain and a daily OPTIMIZE would start at once, on an
+    empty lake, beside the streams' first batches. A DAG using this timetable takes no start date."""
+    from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
+
+    return CronTriggerTimetable(cron, timezone="UTC", run_immediately=False)
 
 
 def on_task_failure(context: dict[str, Any]) -> None:
