@@ -61,8 +61,11 @@ def infra() -> Iterator[Settings]:
 
 @pytest.fixture
 def settings(infra: Settings, tmp_path: Path) -> Settings:
-    """Settings for one test: the shared infra, a private lake folder."""
-    return infra.model_copy(update={"lake_uri": (tmp_path / "lake").as_uri(), "checkpoint_uri": None})
+    """Settings for one test: the shared infra, a private lake folder. The book queries are off (a test
+    of the trade path need not rebuild whatever books the shared book topics hold); book tests turn them on."""
+    return infra.model_copy(
+        update={"lake_uri": (tmp_path / "lake").as_uri(), "checkpoint_uri": None, "book_streams": False}
+    )
 
 
 @pytest.fixture

@@ -84,13 +84,23 @@ class OrderBook:
         self.synced = True
         self._awaiting_first = True
 
+    def is_stale(self, update: DepthUpdate) -> bool:
+        """Is the diff already inside the book? Only the first diff after a futures snapshot may end at
+        the snapshot's own id (futures: U <= lastUpdateId <= u); later, a diff ending at the book's id is a
+        re-send of the one applied last."""
+        last = self.last_update_id
+        if last is None:
+            return False
+        straddles_futures_snapshot = self._awaiting_first and update.previous_final_id is not None
+        return update.final_id < last or (update.final_id == last and not straddles_futures_snapshot)
+
     def apply(self, update: DepthUpdate) -> Applied | ChainBreak:
         """Apply one diff, drop it as stale, or report the break (the book is then no longer synced)."""
         if not self.synced or self.last_update_id is None:
             raise BookNotSyncedError(f"{self.symbol}: no valid snapshot; load one before applying diffs")
         last = self.last_update_id
         futures = update.previous_final_id is not None
-        if update.final_id < last or (update.final_id == last and not futures):
+        if self.is_stale(update):
             return Applied.STALE
         if self._awaiting_first:  # the first diff after the snapshot must straddle it (u > last, checked above)
             ok = update.first_id <= last if futures else update.first_id <= last + 1

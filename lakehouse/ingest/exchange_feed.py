@@ -21,7 +21,7 @@ from lakehouse.ingest.pipeline import TradePipeline
 from lakehouse.ingest.resume import last_produced
 from lakehouse.ingest.sources import MAX_CONNECTION_AGE_S, LiveSource, can_connect, run_replay, stream_url
 from lakehouse.ingest.standin import ExchangeStandIn
-from lakehouse.kafka.admin import ensure_topic
+from lakehouse.kafka.admin import ensure_book_topics
 from lakehouse.kafka.trade_producer import TradeProducer
 from lakehouse.settings import Settings
 
@@ -169,9 +169,8 @@ def _book_feed(
     Without a REST endpoint (a recording) it captures what comes and fetches no snapshot."""
     if not settings.book_streams:
         return None
+    ensure_book_topics(settings)
     topics = BookTopics.of(settings)
-    for topic in topics:
-        ensure_topic(settings.kafka_bootstrap, topic, settings.kafka_partitions)
     budget = WeightBudget(per_minute=settings.book_snapshot_weight_per_min)
     snapshots = SnapshotSource(rest_url, budget=budget) if rest_url is not None else None
     return BookFeed(producer, metrics, snapshots, BINANCE_SOURCE, topics)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+
+if TYPE_CHECKING:
+    from lakehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +36,12 @@ def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int
     if found is None or found.error is not None:
         return None
     return len(found.partitions)
+
+
+def ensure_book_topics(settings: Settings) -> None:
+    """The three book topics, created when missing: by the producer before it writes, and by the
+    streams before they subscribe (a query cannot subscribe to a topic that is not there yet)."""
+    from lakehouse.schema.book import BOOK_BRONZE_TABLES
+
+    for setting in BOOK_BRONZE_TABLES:
+        ensure_topic(settings.kafka_bootstrap, getattr(settings, setting), settings.kafka_partitions)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql.types import DataType, StructType
 
-Kind = Literal["text", "decimal", "timestamp", "date", "integer", "bigint", "double", "binary"]
+Kind = Literal["text", "decimal", "decimal[]", "timestamp", "date", "integer", "bigint", "double", "binary"]
 
 # One trade, whoever sent it: the key of silver, of the mirror and of every deduplication.
 IDENTITY = ("source", "symbol", "trade_id")
@@ -25,6 +25,7 @@ DECIMAL_PRECISION, DECIMAL_SCALE = 38, 18
 _POSTGRES_TYPES: dict[Kind, str] = {
     "text": "text",
     "decimal": f"numeric({DECIMAL_PRECISION}, {DECIMAL_SCALE})",
+    "decimal[]": f"numeric({DECIMAL_PRECISION}, {DECIMAL_SCALE})[]",
     "timestamp": "timestamptz",
     "date": "date",
     "integer": "integer",
@@ -99,7 +100,10 @@ def _spark_type(kind: Kind) -> DataType:
         "double": T.DoubleType(),
         "binary": T.BinaryType(),
     }
-    return T.DecimalType(DECIMAL_PRECISION, DECIMAL_SCALE) if kind == "decimal" else simple[kind]
+    decimal = T.DecimalType(DECIMAL_PRECISION, DECIMAL_SCALE)
+    if kind == "decimal[]":
+        return T.ArrayType(decimal, containsNull=False)
+    return decimal if kind == "decimal" else simple[kind]
 
 
 def spark_schema(columns: tuple[Column, ...], non_null: tuple[str, ...]) -> StructType:
@@ -122,6 +126,7 @@ def arrow_schema(columns: tuple[Column, ...]) -> pa.Schema:
     types: dict[Kind, pa.DataType] = {
         "text": pa.string(),
         "decimal": pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
+        "decimal[]": pa.list_(pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)),
         "timestamp": pa.timestamp("us", tz="UTC"),
         "date": pa.date32(),
         "integer": pa.int32(),

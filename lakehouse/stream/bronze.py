@@ -25,6 +25,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from lakehouse.kafka.admin import ensure_book_topics
 from lakehouse.schema.book import BOOK_BRONZE_TABLES
 from lakehouse.stream.delta_sink import append_once, ensure_table, latest_commit, sink_app_id
 from lakehouse.stream.kafka_source import read_topic
@@ -139,14 +140,6 @@ class BronzeBookWriter:
         return BatchReport("bronze-book", batch_id, written, steps_s=timer.steps)
 
 
-def _ensure_book_topics(settings: Settings) -> None:
-    """Created here too (as the producer does), so the query never subscribes to a topic not there yet."""
-    from lakehouse.kafka.admin import ensure_topic
-
-    for setting in BOOK_BRONZE_TABLES:
-        ensure_topic(settings.kafka_bootstrap, getattr(settings, setting), settings.kafka_partitions)
-
-
 def run_bronze(
     spark: SparkSession,
     settings: Settings,
@@ -170,7 +163,7 @@ def run_bronze(
         )
     ]
     if settings.book_streams:
-        _ensure_book_topics(settings)
+        ensure_book_topics(settings)
         book = BronzeBookWriter(settings)
         book.ensure_tables(spark)
         topics = ",".join(book.tables)

@@ -44,6 +44,7 @@ def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_
     trades, tickers, diffs = kinds["trade"], kinds["bookTicker"], kinds["depth@0ms"]
     live = settings.model_copy(
         update={
+            "book_streams": True,
             "kafka_book_ticker_topic": f"{topic}-book-ticker",
             "kafka_depth_topic": f"{topic}-depth",
             "kafka_depth_snapshot_topic": f"{topic}-depth-snapshot",

@@ -33,6 +33,7 @@ def test_each_book_topic_lands_in_its_own_bronze_table_once_and_the_trades_are_u
     settings = stream_settings.model_copy(
         update={
             "kafka_topic": topic,
+            "book_streams": True,
             "bronze_max_offsets_per_trigger": 100,
             "kafka_book_ticker_topic": f"test-book-ticker-{suffix}",
             "kafka_depth_topic": f"test-depth-{suffix}",
