@@ -117,6 +117,16 @@ class Settings(BaseSettings):
         pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$",
         description="The view over the silver mirror that older clients query",
     )
+    pg_order_book_table: str = Field(
+        "silver.order_book",
+        pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$",
+        description="The mirror of silver/order_book in PostgreSQL (what gold's book tables read)",
+    )
+    pg_book_events_table: str = Field(
+        "silver.book_events",
+        pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$",
+        description="The mirror of silver/book_events in PostgreSQL (gold's sequence health)",
+    )
     stream_fault_pause_s: float = Field(
         0.0, ge=0, description="Fault drills only: pause inside each batch at its crash-sensitive point"
     )

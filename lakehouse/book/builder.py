@@ -28,6 +28,7 @@ from lakehouse.book.rebuild import Applied, ChainBreak, OrderBook
 from lakehouse.book.updates import DepthSnapshot, DepthUpdate, Level
 
 TOP_LEVELS = 20
+DEPTH_BAND = Decimal("0.001")  # depth is summed within 10 bps of the mid, on each side, over the whole book
 SECOND_MS = 1000
 FILL_LIMIT_S = 60  # quiet seconds published with an unchanged book, at most, after one update
 BUFFER_LIMIT = 5000  # diffs kept while waiting for a snapshot (the oldest go first: a newer snapshot covers them)
@@ -45,6 +46,8 @@ class BookRow:
     updates: int  # diffs applied during this second (0 for a quiet second)
     bids: tuple[Level, ...]  # best first, at most TOP_LEVELS
     asks: tuple[Level, ...]
+    bid_depth: Decimal | None = None  # quantity bid within DEPTH_BAND of the mid (None: a side is empty)
+    ask_depth: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class BookBuilder:
         assert self.open_second is not None and self.book.last_update_id is not None
         if not self.tainted:
             bids, asks = self.book.top(TOP_LEVELS)
+            bid_depth, ask_depth = self._depth_within_band(bids, asks)
             quiet = min((next_second - self.open_second) // SECOND_MS - 1, FILL_LIMIT_S)
             for index in range(quiet + 1):
                 rows.append(
@@ -140,9 +144,22 @@ class BookBuilder:
                         updates=self.open_updates if index == 0 else 0,
                         bids=tuple(bids),
                         asks=tuple(asks),
+                        bid_depth=bid_depth,
+                        ask_depth=ask_depth,
                     )
                 )
         self.tainted = False
+
+    def _depth_within_band(self, bids: list[Level], asks: list[Level]) -> tuple[Decimal | None, Decimal | None]:
+        """Quantities within DEPTH_BAND of the mid on each side, over every level of the book (the band
+        reaches far past the top levels on a fine tick: 10 bps of BTC at 60,000 is 600 ticks of 0.1)."""
+        if not bids or not asks:
+            return None, None
+        mid = (bids[0][0] + asks[0][0]) / 2
+        low, high = mid * (1 - DEPTH_BAND), mid * (1 + DEPTH_BAND)
+        bid_depth = sum((quantity for price, quantity in self.book.bids.items() if price >= low), Decimal(0))
+        ask_depth = sum((quantity for price, quantity in self.book.asks.items() if price <= high), Decimal(0))
+        return bid_depth, ask_depth
 
     def _resync(self, rows: list[BookRow], events: list[BookEvent]) -> None:
         """Seed the book from the spare snapshot and apply the buffer, if the two join without a gap."""

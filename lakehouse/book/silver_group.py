@@ -107,10 +107,16 @@ def _levels_json(levels: tuple[Level, ...]) -> str:
 
 
 def book_output(row: BookRow) -> Output:
+    depth = {"bid": row.bid_depth, "ask": row.ask_depth}
+    detail = {"last_event_ms": row.last_event_ms, **{f"{side}_depth": _number(v) for side, v in depth.items()}}
     return Output(
         "book", row.second_ms, row.last_update_id, row.updates, _levels_json(row.bids), _levels_json(row.asks),
-        detail=str(row.last_event_ms),
+        detail=json.dumps(detail),
     )  # fmt: skip
+
+
+def _number(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 def event_output(event: BookEvent) -> Output:

@@ -24,6 +24,9 @@ ORDER_BOOK: tuple[Column, ...] = (
     Column("updates", "integer"),
     Column("best_bid", "decimal", required=False),  # null only when a side is empty
     Column("best_ask", "decimal", required=False),
+    # Quantity within 10 bps of the mid on each side, over the whole book (not only the top levels).
+    Column("bid_depth_10bps", "decimal", required=False),
+    Column("ask_depth_10bps", "decimal", required=False),
     Column("bid_prices", "decimal[]"),  # best first
     Column("bid_quantities", "decimal[]"),
     Column("ask_prices", "decimal[]"),

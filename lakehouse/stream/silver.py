@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.schema.silver import IDENTITY, QUARANTINE, SILVER_COLUMNS, SILVER_TRADE, spark_schema
 from lakehouse.stream import silver_transforms as st
+from lakehouse.stream.book_mirror import BookMirror
 from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id, streaming_query_id
 from lakehouse.stream.kafka_source import read_topic
 from lakehouse.stream.postgres_mirror import Identity, PostgresMirror, StreamMarker, UpsertOutcome
@@ -339,6 +340,7 @@ def run_silver(
     spark.conf.set("spark.sql.inMemoryColumnarStorage.compressed", "false")
     mirror = PostgresMirror(settings.require_pg_dsn(), settings.pg_silver_table, settings.pg_prices_view)
     writer = SilverWriter(settings, mirror, scorer or load_scorer(spark, settings))
+    book_mirror: BookMirror | None = None
     try:
         writer.ensure_tables(spark)
         specs = [
@@ -351,7 +353,12 @@ def run_silver(
             )
         ]
         if settings.book_streams:
-            specs.append(silver_book_spec(spark, settings))
+            book_mirror = BookMirror(
+                settings.require_pg_dsn(), settings.pg_order_book_table, settings.pg_book_events_table
+            )
+            specs.append(silver_book_spec(spark, settings, book_mirror))
         run_streams(tuple(specs), once=once, callbacks=callbacks, stop_after_s=stop_after_s)
     finally:
         mirror.close()
+        if book_mirror is not None:
+            book_mirror.close()

@@ -5,8 +5,10 @@ Each record is keyed by its (source, symbol) and handed, with that symbol's stat
 rebuilt by Binance's rules, tickers deduplicated. The state (each symbol's book, the diffs waiting for
 a snapshot, the newest ticker id) lives in the query's checkpoint, so a restart, or a `kill -9`, resumes
 exactly where the last committed batch left it. The batch's output is split into the four silver book
-tables (`lakehouse.schema.silver_book`), each appended once per batch id: a batch replayed after a crash
-recomputes the same rows from the same state and offsets, and the tables that hold it already skip it.
+tables (`lakehouse.schema.silver_book`), each appended once per batch id, after the book rows and events
+are inserted into the PostgreSQL mirror (`lakehouse.stream.book_mirror`) that gold reads: a batch
+replayed after a crash recomputes the same rows from the same state and offsets, the mirror keeps the
+rows it has, and the Delta tables that hold the batch already skip it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType
 from lakehouse.book.silver_group import GroupState, InputRecord, process_group
 from lakehouse.schema.silver import spark_schema
 from lakehouse.schema.silver_book import SILVER_BOOK_TABLES
+from lakehouse.stream.book_mirror import BookMirror
 from lakehouse.stream.delta_sink import append_once, ensure_table, sink_app_id
 from lakehouse.stream.kafka_source import read_topic
 from lakehouse.stream.runner import BatchReport, StepTimer, StreamSpec
@@ -120,10 +123,12 @@ def order_book_rows(out: DataFrame, processed_at_ms: int) -> DataFrame:
         book_time.alias("book_time"),
         F.to_date(book_time).alias("book_date"),
         F.col("update_id").alias("last_update_id"),
-        F.timestamp_millis(F.col("detail").cast("long")).alias("last_event_time"),
+        F.timestamp_millis(F.get_json_object("detail", "$.last_event_ms").cast("long")).alias("last_event_time"),
         F.col("count").alias("updates"),
         F.try_element_at(_levels("bids", 0), F.lit(1)).alias("best_bid"),
         F.try_element_at(_levels("asks", 0), F.lit(1)).alias("best_ask"),
+        F.get_json_object("detail", "$.bid_depth").cast(DECIMAL).alias("bid_depth_10bps"),
+        F.get_json_object("detail", "$.ask_depth").cast(DECIMAL).alias("ask_depth_10bps"),
         _levels("bids", 0).alias("bid_prices"),
         _levels("bids", 1).alias("bid_quantities"),
         _levels("asks", 0).alias("ask_prices"),
@@ -183,19 +188,32 @@ TABLE_ROWS = {
     "book_events": book_event_rows,
     "book_quarantine": book_quarantine_rows,
 }
+MIRRORED = ("order_book", "book_events")  # what gold reads from PostgreSQL
 KIND_TABLES = {"book": "order_book", "ticker": "book_ticker", "event": "book_events", "quarantine": "book_quarantine"}
 
 
 # ---------------------------------------------------------------------------------------------- the sink
 class SilverBookWriter:
-    """foreachBatch sink: the rebuilt output of a batch into its four tables, each once per batch id."""
+    """foreachBatch sink: the rebuilt output of a batch into its four tables, each once per batch id, and
+    the book rows and events into the PostgreSQL mirror first (a replay rewrites nothing there)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, mirror: BookMirror | None) -> None:
         self.uris = {name: settings.table_uri("silver", name) for name in SILVER_BOOK_TABLES}
+        self.mirror = mirror
 
     def ensure_tables(self, spark: SparkSession) -> None:
         for name, (columns, non_null) in SILVER_BOOK_TABLES.items():
             ensure_table(spark, self.uris[name], spark_schema(columns, non_null), partition_by=PARTITIONS.get(name, ()))
+        if self.mirror is not None:
+            self.mirror.ensure_schema()
+
+    def _mirror(self, out: DataFrame, counts: dict[str, int], now: int) -> None:
+        if self.mirror is None:
+            return
+        for name in MIRRORED:
+            if counts.get(name):
+                rows = [row.asDict() for row in TABLE_ROWS[name](out, now).collect()]
+                self.mirror.insert(name, rows)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchReport:
         spark = batch.sparkSession
@@ -209,6 +227,8 @@ class SilverBookWriter:
             if counts.get("book_events"):
                 for row in out.where(F.col("kind") == "event").select("source", "detail").collect():
                     log.warning("order book (%s) %s", row["source"], row["detail"])
+            self._mirror(out, counts, now)
+            timer.lap("mirror")
             for name in sorted(counts):
                 rows = TABLE_ROWS[name](out, now)
                 if not append_once(rows, self.uris[name], sink_app_id(spark, f"silver.{name}"), batch_id):
@@ -219,12 +239,12 @@ class SilverBookWriter:
         return BatchReport("silver-book", batch_id, counts, steps_s=timer.steps)
 
 
-def silver_book_spec(spark: SparkSession, settings: Settings) -> StreamSpec:
+def silver_book_spec(spark: SparkSession, settings: Settings, mirror: BookMirror | None) -> StreamSpec:
     """The book query of the silver driver: its source (the three book topics), sink and checkpoint."""
     from lakehouse.kafka.admin import ensure_book_topics
 
     ensure_book_topics(settings)
-    writer = SilverBookWriter(settings)
+    writer = SilverBookWriter(settings, mirror)
     writer.ensure_tables(spark)
     topic_kinds = {getattr(settings, setting): kind for setting, kind in TOPIC_KINDS.items()}
     source = read_topic(spark, settings, ",".join(topic_kinds), settings.silver_max_offsets_per_trigger)

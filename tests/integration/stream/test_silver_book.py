@@ -5,9 +5,11 @@ restart, and a batch replayed after a crash between its Delta commits and its ch
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 from deltalake import DeltaTable
 
@@ -45,11 +47,14 @@ def _table(settings: Settings, name: str, columns: list[str]) -> list[tuple]:
 
 
 @pytest.fixture
-def book_settings(stream_settings: Settings, topic: str) -> Settings:
+def book_settings(stream_settings: Settings, topic: str) -> Iterator[Settings]:
+    suffix = topic.rsplit("-", 1)[-1]
     configured = stream_settings.model_copy(
         update={
             "kafka_topic": topic,
             "book_streams": True,
+            "pg_order_book_table": f"silver.order_book_t{suffix}",
+            "pg_book_events_table": f"silver.book_events_t{suffix}",
             "silver_max_offsets_per_trigger": 1_500,
             "kafka_book_ticker_topic": f"{topic}-book-ticker",
             "kafka_depth_topic": f"{topic}-depth",
@@ -57,7 +62,15 @@ def book_settings(stream_settings: Settings, topic: str) -> Settings:
         }
     )
     ensure_book_topics(configured)
-    return configured
+    yield configured
+    with psycopg.connect(configured.require_pg_dsn(), autocommit=True) as conn:
+        for table in (configured.pg_order_book_table, configured.pg_book_events_table):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _mirrored(settings: Settings, table: str, columns: str) -> list[tuple]:
+    with psycopg.connect(settings.require_pg_dsn()) as conn:
+        return sorted(conn.execute(f"SELECT {columns} FROM {table}").fetchall())
 
 
 def test_the_recorded_book_is_rebuilt_exactly_once_across_batches_restarts_and_a_replay(
@@ -136,3 +149,7 @@ def test_the_recorded_book_is_rebuilt_exactly_once_across_batches_restarts_and_a
     seconds = [r[1] for r in after_restart]
     assert all((b - a).total_seconds() == 1 for a, b in itertools.pairwise(seconds))
     assert _table(settings, "book_events", ["event", "update_id"]) == events  # no break in the real chain
+    # The PostgreSQL mirror gold reads holds the same rows, each once, after the replay too.
+    mirrored = _mirrored(settings, settings.pg_order_book_table, "symbol, last_update_id, updates, best_bid, best_ask")
+    assert mirrored == sorted((r[0], r[2], r[3], r[4], r[5]) for r in after_restart)
+    assert _mirrored(settings, settings.pg_book_events_table, "event, update_id") == events

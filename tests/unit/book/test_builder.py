@@ -38,7 +38,7 @@ def test_diffs_wait_for_a_snapshot_then_each_closed_second_is_published_once() -
     )
     assert events == []
     assert rows == [
-        BookRow(1_000, 104, 1_900, 2, (level("1.0", "6"),), (level("1.05", "2"), level("1.1", "3"))),
+        BookRow(1_000, 104, 1_900, 2, (level("1.0", "6"),), (level("1.05", "2"), level("1.1", "3")), D(0), D(0)),
     ]
     # The open second (2,000) is published when a diff of a later second arrives; quiet ones in between too.
     rows, _ = builder.feed([diff(107, 107, 5_200, asks=[level("1.05", "0")])], [])
@@ -83,6 +83,17 @@ def test_re_sent_diffs_and_snapshots_change_nothing() -> None:
     rows_twice, _ = twice.feed(updates[:8], [snapshot(100)])
     more, events = twice.feed(updates, [snapshot(100)])  # everything again, plus the rest
     assert rows_twice + more == rows_once and all(e.kind != "break" for e in events)
+
+
+def test_depth_within_10_bps_of_the_mid_counts_every_level_of_the_book_not_only_the_top() -> None:
+    builder = BookBuilder(SYMBOL)
+    bids = [level(f"{100 - i * 0.001:.3f}", "1") for i in range(200)]  # 100.000 down to 99.801
+    asks = [level(f"{100.002 + i * 0.001:.3f}", "2") for i in range(200)]  # 100.002 up to 100.201
+    builder.feed([diff(101, 101, 0)], [snapshot(100, bids=bids, asks=asks)])
+    (row,), _ = builder.feed([diff(102, 102, 1_000)], [])
+    # mid 100.001: the band is [99.900999, 100.101001]: bids 100.000..99.901 (100 levels), asks
+    # 100.002..100.101 (100 levels), though only 20 levels a side are published.
+    assert len(row.bids) == 20 and (row.bid_depth, row.ask_depth) == (D(100), D(200))
 
 
 def test_quiet_seconds_are_filled_up_to_the_limit() -> None:
