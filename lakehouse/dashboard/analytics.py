@@ -1,10 +1,11 @@
-"""Pure computations over query results (pandas in, numbers out): KPIs and forecast errors."""
+"""Pure computations over query results (pandas in, numbers out): KPIs, forecast errors, book depth."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -94,3 +95,10 @@ def human_lag(seconds: float | None) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+def depth_curve(prices: list[Any], quantities: list[Any]) -> pd.DataFrame:
+    """Cumulative quantity from the best level outwards (one side of a depth chart): `price`, `cumulative`."""
+    frame = pd.DataFrame({"price": [float(p) for p in prices], "quantity": [float(q) for q in quantities]})
+    frame["cumulative"] = frame["quantity"].cumsum()
+    return frame[["price", "cumulative"]]

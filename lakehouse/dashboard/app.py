@@ -152,6 +152,31 @@ def live_panel(dsn: str, symbol: str, window: timedelta) -> None:
         st.dataframe(trades, hide_index=True, width="stretch")
 
 
+def book_panel(dsn: str, symbol: str, window: timedelta) -> None:
+    st.subheader("Order book")
+    book = cached_query(dsn, queries.LATEST_BOOK, _params(symbol=symbol)).frame
+    if book.empty:
+        st.caption(f"No order book for {symbol}: the book streams capture the exchange's symbols (silver/order_book).")
+        return
+    newest = book.iloc[0]
+    spread = float(newest["best_ask"]) - float(newest["best_bid"])
+    mid = (float(newest["best_ask"]) + float(newest["best_bid"])) / 2
+    cells = st.columns(3)
+    cells[0].metric("Best bid / ask", f"{float(newest['best_bid']):,.6g} / {float(newest['best_ask']):,.6g}")
+    cells[1].metric(
+        "Spread", f"{spread / mid * 10_000:.2f} bps", help=f"{spread:.6g} at {newest['book_time']:%H:%M:%S} UTC"
+    )
+    seconds = cached_query(dsn, queries.BOOK_SECONDS, _params(symbol=symbol, window=window)).frame
+    if not seconds.empty and seconds["depth_imbalance"].notna().any():
+        cells[2].metric("Depth imbalance (10 bps)", _fmt(seconds["depth_imbalance"].dropna().iloc[-1], "{:+.2f}"))
+    bids = analytics.depth_curve(newest["bid_prices"], newest["bid_quantities"])
+    asks = analytics.depth_curve(newest["ask_prices"], newest["ask_quantities"])
+    left, right = st.columns(2)
+    left.plotly_chart(charts.depth_figure(symbol, bids, asks), key="depth")
+    if not seconds.empty:
+        right.plotly_chart(charts.spread_figure(seconds), key="spread")
+
+
 def model_panel(settings: Settings, dsn: str, symbol: str) -> None:
     st.subheader("Model")
     version, note = champion_version(settings.mlflow_tracking_uri)
@@ -203,6 +228,16 @@ def health_panel(settings: Settings, dsn: str, symbols: list[str]) -> None:
         "n/a" if q_rate is None else f"{q_rate:.2%}",
         help=f"{quarantined if quarantined is not None else '?'} quarantined / {silver_rows} silver rows",
     )
+    book = cached_query(dsn, queries.BOOK_HEALTH).frame
+    if not book.empty and book["max_lag_s"].notna().any():
+        row = book.iloc[0]
+        cells = st.columns(4)
+        cells[0].metric("Book breaks (24 h)", f"{int(row['breaks'])}", help="depth diffs that broke the chain")
+        cells[1].metric("Book resyncs (24 h)", f"{int(row['resyncs'])}", help="books seeded from a REST snapshot")
+        cells[2].metric("Unusable snapshots (24 h)", f"{int(row['snapshot_gaps'])}")
+        cells[3].metric(
+            "Book lag (max, 24 h)", analytics.human_lag(row["max_lag_s"]), help="end of a second to its row"
+        )
 
 
 def main() -> None:
@@ -226,5 +261,6 @@ def main() -> None:
             st.caption(f"PostgreSQL says: {found.missing}")
     else:
         st.fragment(run_every=LIVE_REFRESH_S)(live_panel)(dsn, symbol, window)
+        st.fragment(run_every=LIVE_REFRESH_S)(book_panel)(dsn, symbol, window)
         st.fragment(run_every=LIVE_REFRESH_S)(model_panel)(settings, dsn, symbol)
     st.fragment(run_every=HEALTH_REFRESH_S)(health_panel)(settings, dsn, symbols or list(settings.symbols))

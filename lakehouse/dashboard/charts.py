@@ -59,3 +59,21 @@ def accuracy_figure(accuracy: pd.DataFrame) -> go.Figure:
         figure.add_trace(go.Scatter(x=rows["hour_start"], y=rows["mae"], mode="lines+markers", name=f"v{version}"))
     figure.update_layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="MAE per hour")
     return figure
+
+
+def depth_figure(symbol: str, bids: pd.DataFrame, asks: pd.DataFrame) -> go.Figure:
+    """The current book as a depth chart: cumulative quantity from the best bid down and the best ask up."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=bids["price"], y=bids["cumulative"], name="bids", line_shape="hv",
+                                fill="tozeroy", line={"color": "rgba(38, 166, 91, 1)"}))  # fmt: skip
+    figure.add_trace(go.Scatter(x=asks["price"], y=asks["cumulative"], name="asks", line_shape="hv",
+                                fill="tozeroy", line={"color": "rgba(214, 69, 65, 1)"}))  # fmt: skip
+    figure.update_layout(title=f"{symbol} order book (top levels)", xaxis_title="price",
+                         yaxis_title="cumulative quantity", height=320, margin={"t": 40, "b": 30})  # fmt: skip
+    return figure
+
+
+def spread_figure(seconds: pd.DataFrame) -> go.Figure:
+    figure = go.Figure(go.Scatter(x=seconds["book_time"], y=seconds["spread_bps"], name="spread (bps)"))
+    figure.update_layout(title="Spread per second (bps of the mid)", height=260, margin={"t": 40, "b": 30})
+    return figure

@@ -115,3 +115,32 @@ select count(*) as rows
 from silver.trades
 where symbol = any(%(symbols)s) and processed_at > %(since)s and trade_time > %(since)s - interval '1 day'
 """
+
+# The symbol's newest published book (silver's top 20 levels a side, best first).
+LATEST_BOOK = """
+select book_time, best_bid, best_ask, bid_prices, bid_quantities, ask_prices, ask_quantities
+from silver.order_book
+where symbol = %(symbol)s
+order by book_time desc
+limit 1
+"""
+
+# The spread and microprice per second, over the window ending at the symbol's newest second.
+BOOK_SECONDS = """
+with newest as (select max(book_time) as at from gold.book_1s where symbol = %(symbol)s)
+select book_time, spread_bps, mid, microprice, depth_imbalance
+from gold.book_1s, newest
+where symbol = %(symbol)s and book_time > newest.at - %(window)s
+order by book_time
+"""
+
+# The book rebuild's health over the last day, per symbol: beside the trades' freshness and lag.
+BOOK_HEALTH = """
+select
+    coalesce(sum(breaks), 0) as breaks,
+    coalesce(sum(resyncs), 0) as resyncs,
+    coalesce(sum(snapshot_gaps), 0) as snapshot_gaps,
+    max(max_lag_s) as max_lag_s
+from gold.book_sequence_health
+where hour_start > now() - interval '24 hours'
+"""

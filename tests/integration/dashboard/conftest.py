@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,44 @@ def gold_data(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     register_champion(mlflow_uri, root)
     with contextmanager(gold_db.__wrapped__)(infra) as db:
         load_silver(db["dsn"], silver_rows(trades, processed_at=datetime.now(UTC)))
+        load_books(db["dsn"], trades)
         build_gold(infra, database=db["name"])
         yield GoldData(db=db, trades=trades, quarantined=3, lake_uri=lake_uri, mlflow_uri=mlflow_uri)
+
+
+BOOK_SECONDS = 120
+BOOK_HALF_SPREAD = Decimal("0.5")
+
+
+def load_books(dsn: str, trades: list[dict[str, Any]]) -> None:
+    """Two minutes of books per symbol in the PostgreSQL mirror (as the silver book query writes them),
+    around each symbol's last trade price: 20 levels a side, one tick apart; a resync and a break."""
+    from lakehouse.stream.book_mirror import BookMirror
+
+    mirror = BookMirror(dsn, "silver.order_book", "silver.book_events")
+    mirror.ensure_schema()
+    now = datetime.now(UTC).replace(microsecond=0)
+    for symbol in SYMBOLS:
+        last = max((t for t in trades if t["symbol"] == symbol), key=lambda t: t["trade_time"])["price"]
+        rows = []
+        for second in range(BOOK_SECONDS):
+            bids = [last - BOOK_HALF_SPREAD - level for level in range(20)]
+            asks = [last + BOOK_HALF_SPREAD + level for level in range(20)]
+            quantities = [Decimal(level + 1) for level in range(20)]
+            rows.append({"source": "binance", "symbol": symbol,
+                         "book_time": now - timedelta(seconds=BOOK_SECONDS - second), "book_date": now.date(),
+                         "last_update_id": 1000 + second, "last_event_time": now, "updates": 3,
+                         "best_bid": bids[0], "best_ask": asks[0], "bid_depth_10bps": Decimal(3),
+                         "ask_depth_10bps": Decimal(1), "bid_prices": bids, "bid_quantities": quantities,
+                         "ask_prices": asks, "ask_quantities": quantities, "processed_at": now})  # fmt: skip
+        mirror.insert("order_book", rows)
+        events = [("resync", 999), ("break", 1050)] if symbol == SYMBOLS[0] else [("resync", 999)]
+        mirror.insert("book_events", [
+            {"source": "binance", "symbol": symbol, "event": event, "event_time": now - timedelta(minutes=1),
+             "update_id": update_id, "detail": f"{event} at {update_id}", "processed_at": now}
+            for event, update_id in events
+        ])  # fmt: skip
+    mirror.close()
 
 
 @pytest.fixture

@@ -83,6 +83,18 @@ def test_page_with_gold_data(gold_data: GoldData, monkeypatch: pytest.MonkeyPatc
     trades_table = page.dataframe[0].value
     assert len(trades_table) == 15 and Decimal(str(trades_table["price"].iloc[0])) == ours[-1]["price"]
 
+    # The book panel: the newest second's top of book, its depth chart and the spread over time.
+    last_price = ours[-1]["price"]
+    mid = float(last_price)
+    assert metric(page, "Spread") == f"{1.0 / mid * 10_000:.2f} bps"
+    assert metric(page, "Depth imbalance (10 bps)") == "+0.50"  # (3 - 1) / (3 + 1)
+    specs = [chart.proto.spec for chart in charts]
+    assert any("order book (top levels)" in spec for spec in specs) and any(
+        "Spread per second" in spec for spec in specs
+    )
+    # Book health beside the trades': one break (on the first symbol), a resync per symbol.
+    assert metric(page, "Book breaks (24 h)") == "1" and metric(page, "Book resyncs (24 h)") == str(len(SYMBOLS))
+
     assert metric(page, "Freshness: silver").endswith("min")  # newest trade ~10 minutes ago
     silver_rows = len(gold_data.trades)
     assert metric(page, "Quarantine rate (1 h)") == f"{3 / (3 + silver_rows):.2%}"

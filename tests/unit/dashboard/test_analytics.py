@@ -89,3 +89,13 @@ def test_checkpoint_offsets_file_and_lag() -> None:
         health.parse_offsets_file("{}", "raw-trades")
     assert health.newest_committed_batch(["0", "1", "12", ".1.crc", "3"]) == 12
     assert health.newest_committed_batch([]) is None
+
+
+def test_a_depth_curve_accumulates_from_the_best_level_outwards() -> None:
+    from decimal import Decimal
+
+    from lakehouse.dashboard.analytics import depth_curve
+
+    curve = depth_curve([Decimal("100.5"), Decimal("100.4"), Decimal("100.3")], [Decimal("1"), Decimal("2.5"), 3])
+    assert curve["price"].tolist() == [100.5, 100.4, 100.3]
+    assert curve["cumulative"].tolist() == [1.0, 3.5, 6.5]
