@@ -11,6 +11,7 @@ fresh snapshot; nothing built across a break is published. Pure: no I/O, exact d
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -125,6 +126,7 @@ class OrderBook:
 
     def top(self, depth: int = 20) -> tuple[list[Level], list[Level]]:
         """The best `depth` levels: bids from the highest price down, asks from the lowest up."""
-        bids = sorted(self.bids.items(), key=lambda level: level[0], reverse=True)[:depth]
-        asks = sorted(self.asks.items(), key=lambda level: level[0])[:depth]
+        # A partial selection, not a sort: the book holds thousands of levels and this runs every second.
+        bids = heapq.nlargest(depth, self.bids.items(), key=lambda level: level[0])
+        asks = heapq.nsmallest(depth, self.asks.items(), key=lambda level: level[0])
         return bids, asks
