@@ -153,3 +153,73 @@ def test_the_recorded_book_is_rebuilt_exactly_once_across_batches_restarts_and_a
     mirrored = _mirrored(settings, settings.pg_order_book_table, "symbol, last_update_id, updates, best_bid, best_ask")
     assert mirrored == sorted((r[0], r[2], r[3], r[4], r[5]) for r in after_restart)
     assert _mirrored(settings, settings.pg_book_events_table, "event, update_id") == events
+
+
+def test_a_kill_9_between_the_book_tables_commits_loses_and_doubles_nothing(
+    spark, book_settings: Settings, topic: str, tmp_path: Path
+) -> None:
+    """The silver job, as its real entry point, is killed (-9, driver and JVM) in its second book batch, after
+    the mirror and one table are committed and before the others and the checkpoint; a restart converges."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from lakehouse.local.processes import wait_until
+    from lakehouse.paths import REPO_ROOT
+
+    settings = book_settings
+    diffs, snapshot, tickers = _recording()
+    part, ingest = diffs[:1_200], 1_723_161_300_000
+    cutoff = part[-1].event_time_ms
+    values = [depth_update_record(d, SOURCE, ingest).model_dump(mode="json") for d in part]
+    produce(settings.kafka_bootstrap, settings.kafka_depth_snapshot_topic,
+            [depth_snapshot_record(snapshot, SOURCE, ingest).model_dump(mode="json")])  # fmt: skip
+    produce(settings.kafka_bootstrap, settings.kafka_depth_topic, values)
+    early = [t for t in tickers if t.event_time_ms is not None and t.event_time_ms <= cutoff][:600]
+    produce(settings.kafka_bootstrap, settings.kafka_book_ticker_topic,
+            [book_ticker_record(t, SOURCE, ingest).model_dump(mode="json") for t in early])  # fmt: skip
+    env = {
+        **os.environ,
+        "LAKEHOUSE_LAKE_URI": settings.lake_uri,
+        "LAKEHOUSE_PG_SILVER_TABLE": settings.pg_silver_table,
+        "LAKEHOUSE_PG_PRICES_VIEW": settings.pg_prices_view,
+        "LAKEHOUSE_BOOK_STREAMS": "true",
+        "LAKEHOUSE_KAFKA_BOOK_TICKER_TOPIC": settings.kafka_book_ticker_topic,
+        "LAKEHOUSE_KAFKA_DEPTH_TOPIC": settings.kafka_depth_topic,
+        "LAKEHOUSE_KAFKA_DEPTH_SNAPSHOT_TOPIC": settings.kafka_depth_snapshot_topic,
+        "LAKEHOUSE_PG_ORDER_BOOK_TABLE": settings.pg_order_book_table,
+        "LAKEHOUSE_PG_BOOK_EVENTS_TABLE": settings.pg_book_events_table,
+        "LAKEHOUSE_STREAM_FAULT_PAUSE_S": "20",  # every batch waits at its crash point: long enough to kill it
+        "LAKEHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
+    env.pop("LAKEHOUSE_CHECKPOINT_URI", None)
+    log_path = tmp_path / "silver.log"
+    args = [sys.executable, "process_silver.py", "--once", "--topic", topic, "--max-offsets-per-trigger", "500"]
+    with open(log_path, "wb") as out:
+        job = subprocess.Popen(
+            args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def second_batch_paused() -> bool:
+        if job.poll() is not None:
+            raise AssertionError(f"job exited early ({job.returncode}):\n{log_path.read_text()[-3000:]}")
+        return "fault drill: book batch 1 part-committed" in log_path.read_text(errors="replace")
+
+    try:
+        wait_until(second_batch_paused, 300, "the second book batch part-committed")
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)  # the Python driver and its JVM: no shutdown hooks
+        job.wait(30)
+    book_columns = ["symbol", "book_time", "last_update_id", "updates", "best_bid", "best_ask"]
+    crashed = _table(settings, "order_book", book_columns)
+    assert crashed  # some rows were committed before the crash
+
+    run_silver(spark, settings.model_copy(update={"stream_fault_pause_s": 0.0}), once=True, topic=topic)
+    expected, _ = BookBuilder("BTCUSDT").feed(part, [snapshot])
+    rows = _table(settings, "order_book", book_columns)
+    assert [r[2] for r in rows] == [e.last_update_id for e in expected]  # every second once, none lost
+    assert [r[0] for r in _table(settings, "book_ticker", ["update_id"])] == sorted({t.update_id for t in early})
+    mirrored = _mirrored(settings, settings.pg_order_book_table, "symbol, last_update_id, updates, best_bid, best_ask")
+    assert mirrored == sorted((r[0], r[2], r[3], r[4], r[5]) for r in rows)
+    assert _table(settings, "book_events", ["event", "update_id"]) == [("resync", snapshot.last_update_id)]
