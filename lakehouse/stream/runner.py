@@ -122,6 +122,19 @@ def _start(spec: StreamSpec, once: bool, callbacks: tuple[BatchCallback, ...]) -
     return query
 
 
+def _start_all(specs: tuple[StreamSpec, ...], once: bool, callbacks: tuple[BatchCallback, ...]) -> list[StreamingQuery]:
+    """Start every query; when one fails to start, stop those already running, so none is left behind."""
+    queries: list[StreamingQuery] = []
+    try:
+        for spec in specs:
+            queries.append(_start(spec, once, callbacks))
+    except Exception:
+        for query in queries:
+            query.stop()
+        raise
+    return queries
+
+
 def run_streams(
     specs: tuple[StreamSpec, ...],
     *,
@@ -132,7 +145,7 @@ def run_streams(
     """Several queries in one driver (one JVM for all, each with its own checkpoint), run as one job:
     until every one is done (`once`), a signal or `stop_after_s` stops them all, or one fails, which
     stops the others too, so a supervisor restarts the job whole and each resumes from its checkpoint."""
-    queries = [_start(spec, once, callbacks) for spec in specs]
+    queries = _start_all(specs, once, callbacks)
     names = ", ".join(spec.name for spec in specs)
     stop = threading.Event()
 
