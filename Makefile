@@ -16,8 +16,12 @@ setup: ## Install everything (Debian packages when root, uv, .venv, JVM jars)
 demo: setup ## Run the whole platform locally, no Docker (Ctrl-C stops it)
 	@$(RUN) lakehouse demo
 
+.PHONY: setup-test
+setup-test: ## setup, plus (as root) Docker and mmdebstrap for the compose run
+	@LAKEHOUSE_INSTALL_DOCKER=1 ./scripts/bootstrap.sh
+
 .PHONY: test
-test: setup ## Run every test (unit, integration, e2e) against real local services
+test: setup-test ## Run every test: the compose run, then unit, integration, e2e against real local services
 	@$(RUN) pytest $(PYTEST_ARGS)
 
 .PHONY: setup-python
@@ -37,9 +41,8 @@ test-e2e: setup ## The end-to-end test (tests/e2e): the whole local platform, in
 	@$(RUN) pytest tests/e2e $(PYTEST_ARGS)
 
 .PHONY: test-compose
-test-compose: ## The compose run: build every image here, start docker-compose.yaml, drive it
-	@LAKEHOUSE_INSTALL_DOCKER=1 ./scripts/bootstrap.sh
-	@LAKEHOUSE_COMPOSE_TESTS=1 $(RUN) pytest -m compose $(PYTEST_ARGS)
+test-compose: setup-test ## The compose run only: build every image here, start docker-compose.yaml, drive it
+	@$(RUN) pytest -m compose $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: setup-python ## ruff and mypy

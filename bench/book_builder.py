@@ -90,10 +90,20 @@ def pure_throughput(diffs: list[DepthUpdate], snapshot: DepthSnapshot) -> dict[s
             "pure_book_rows": rows}  # fmt: skip
 
 
+# Only these: the environment also carries the trades topic (LAKEHOUSE_KAFKA_TOPIC), never to be dropped.
+BOOK_TOPICS = (
+    "LAKEHOUSE_KAFKA_BOOK_TICKER_TOPIC",
+    "LAKEHOUSE_KAFKA_DEPTH_TOPIC",
+    "LAKEHOUSE_KAFKA_DEPTH_SNAPSHOT_TOPIC",
+)
 CREATED: list[dict[str, str]] = []  # each run's book topics and mirror tables, dropped at the end
 
 
 def book_env(bench: BenchEnv, run: str) -> dict[str, str]:
+    """The settings of one run's book streams, on topics and mirror tables of its own (created here,
+    dropped by drop_book_runs)."""
+    from lakehouse.kafka.admin import ensure_topic
+
     env = {
         **bench.env(),
         "LAKEHOUSE_BOOK_STREAMS": "true",
@@ -104,6 +114,8 @@ def book_env(bench: BenchEnv, run: str) -> dict[str, str]:
         "LAKEHOUSE_PG_BOOK_EVENTS_TABLE": f"silver.bench_book_events_{run}",
     }
     CREATED.append(env)
+    for name in BOOK_TOPICS:
+        ensure_topic(bench.settings.kafka_bootstrap, env[name], bench.settings.kafka_partitions)
     return env
 
 
@@ -114,7 +126,7 @@ def drop_book_runs(bench: BenchEnv) -> None:
         with psycopg.connect(bench.settings.require_pg_dsn(), autocommit=True) as conn:
             for name in ("LAKEHOUSE_PG_ORDER_BOOK_TABLE", "LAKEHOUSE_PG_BOOK_EVENTS_TABLE"):
                 conn.execute(f"DROP TABLE IF EXISTS {env[name]}")
-        topics = [env[name] for name in env if name.startswith("LAKEHOUSE_KAFKA_") and name.endswith("_TOPIC")]
+        topics = [env[name] for name in BOOK_TOPICS]
         AdminClient({"bootstrap.servers": bench.settings.kafka_bootstrap}).delete_topics(topics)
 
 
@@ -136,16 +148,8 @@ def spark_catchup(bench: BenchEnv, diffs: list[DepthUpdate], snapshot: DepthSnap
     import subprocess
     import sys
 
-    from lakehouse.kafka.admin import ensure_topic
-
     run = "catchup" + bench.lake_dir.name.rsplit("-", 1)[-1]
     env = book_env(bench, run)
-    for name in (
-        "LAKEHOUSE_KAFKA_DEPTH_TOPIC",
-        "LAKEHOUSE_KAFKA_DEPTH_SNAPSHOT_TOPIC",
-        "LAKEHOUSE_KAFKA_BOOK_TICKER_TOPIC",
-    ):
-        ensure_topic(bench.settings.kafka_bootstrap, env[name], bench.settings.kafka_partitions)
     snapshots, updates = [], []
     for symbol in SYMBOLS:
         seed, values = values_for(symbol, diffs, snapshot)
@@ -201,16 +205,8 @@ def live_diffs(bootstrap: str, topic: str, snapshot_topic: str, seconds: float, 
 
 
 def freshness(bench: BenchEnv, seconds: float, warmup_s: float) -> dict[str, Any]:
-    from lakehouse.kafka.admin import ensure_topic
-
     run = "live" + bench.lake_dir.name.rsplit("-", 1)[-1]
     env = book_env(bench, run)
-    for name in (
-        "LAKEHOUSE_KAFKA_DEPTH_TOPIC",
-        "LAKEHOUSE_KAFKA_DEPTH_SNAPSHOT_TOPIC",
-        "LAKEHOUSE_KAFKA_BOOK_TICKER_TOPIC",
-    ):
-        ensure_topic(bench.settings.kafka_bootstrap, env[name], bench.settings.kafka_partitions)
     logs = bench.lake_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     saved = dict(os.environ)

@@ -35,9 +35,8 @@ SECTIONS: tuple[tuple[str, type[BaseSettings], str], ...] = (
 # Variables that are not settings of the platform: switches of the set-up and the test suite, and one
 # internal hand-off between processes. Listed so every LAKEHOUSE_ name in the repository is documented.
 SWITCHES: dict[str, str] = {
-    "LAKEHOUSE_INSTALL_DOCKER": "`1`: `scripts/bootstrap.sh` also installs Docker and mmdebstrap (the compose run)",
+    "LAKEHOUSE_INSTALL_DOCKER": "`1`: `scripts/bootstrap.sh` also installs Docker and mmdebstrap (`make test` sets it)",
     "LAKEHOUSE_BROWSER_TESTS": "`0`: `scripts/bootstrap.sh` does not install Chromium (browser tests then skip)",
-    "LAKEHOUSE_COMPOSE_TESTS": "`1`: run the compose tests (`make test-compose` sets it)",
     "LAKEHOUSE_COMPOSE_REUSE": "`1`: the compose tests drive the stack already running instead of building one",
     "LAKEHOUSE_KEEP_COMPOSE": "`1`: the compose tests leave their stack running",
     "LAKEHOUSE_KEEP_INFRA": "`1`: the test session leaves the local Kafka and PostgreSQL it started running",

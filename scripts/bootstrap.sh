@@ -16,9 +16,9 @@ if [ "$python_only" = "0" ]; then
   command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
   command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)  # scraped in tests/integration/observability
-  # The compose run (`make test-compose`, tests/compose): Debian's Docker engine, and mmdebstrap for
-  # base images made from Debian packages (no registry is needed). Only as root: elsewhere the run uses
-  # the Docker engine that is there, or skips saying why. `make demo` and `make test` do not ask for it.
+  # The compose run of `make test` (tests/compose): Debian's Docker engine, and mmdebstrap for base
+  # images made from Debian packages (no registry is needed). Only as root: elsewhere the run uses the
+  # Docker engine that is there, or skips saying why. `make demo` does not ask for it.
   if [ "${LAKEHOUSE_INSTALL_DOCKER:-0}" = "1" ] && [ "$(id -u)" -eq 0 ]; then
     command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
     command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)

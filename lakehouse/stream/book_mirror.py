@@ -18,7 +18,7 @@ from psycopg import sql
 
 from lakehouse.schema.silver import Column, postgres_columns
 from lakehouse.schema.silver_book import BOOK_EVENTS, ORDER_BOOK
-from lakehouse.stream.postgres_mirror import KEEPALIVE, STATEMENT_TIMEOUT_MS, MirrorError
+from lakehouse.stream.postgres_mirror import MirrorError, connect_writer
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,7 @@ class BookMirror:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                self._conn = psycopg.connect(
-                    psycopg.conninfo.make_conninfo(self.dsn, **KEEPALIVE),
-                    connect_timeout=10,
-                    autocommit=True,
-                    options=f"-c TimeZone=UTC -c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                )
-            except psycopg.OperationalError as error:
-                raise MirrorError(f"cannot connect to PostgreSQL (book mirror): {error}") from error
+            self._conn = connect_writer(self.dsn, "book mirror")
         return self._conn
 
     def close(self) -> None:

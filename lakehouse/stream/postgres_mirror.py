@@ -110,6 +110,20 @@ KEEPALIVE = {
 }
 
 
+def connect_writer(dsn: str, what: str) -> psycopg.Connection:
+    """An autocommit connection for a mirror: UTC session (the staged CSV carries UTC wall-clock
+    times), keepalives and a statement timeout, so a dead server fails a batch instead of hanging it."""
+    try:
+        return psycopg.connect(
+            psycopg.conninfo.make_conninfo(dsn, **KEEPALIVE),
+            connect_timeout=10,
+            autocommit=True,
+            options=f"-c TimeZone=UTC -c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        )
+    except psycopg.OperationalError as error:
+        raise MirrorError(f"cannot connect to PostgreSQL ({what}): {error}") from error
+
+
 class PostgresMirror:
     """Owns one connection to the writer role and the DDL of `table` and `view`."""
 
@@ -124,16 +138,7 @@ class PostgresMirror:
     def _connection(self, slot: int = 0) -> psycopg.Connection:
         conn = self._conns.get(slot)
         if conn is None or conn.closed or conn.broken:
-            try:
-                # UTC session: the staged CSV carries UTC wall-clock times (see _csv_bytes).
-                conn = psycopg.connect(
-                    psycopg.conninfo.make_conninfo(self.dsn, **KEEPALIVE),
-                    connect_timeout=10,
-                    autocommit=True,
-                    options=f"-c TimeZone=UTC -c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                )
-            except psycopg.OperationalError as error:
-                raise MirrorError(f"cannot connect to PostgreSQL ({self.table} mirror): {error}") from error
+            conn = connect_writer(self.dsn, f"{self.table} mirror")
             self._conns[slot] = conn
         return conn
 

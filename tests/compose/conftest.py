@@ -1,8 +1,8 @@
 """The compose run: build every image here, start the committed docker-compose.yaml, tear it down.
 
-Run it with `make test-compose` (LAKEHOUSE_COMPOSE_TESTS=1 pytest -m compose). It needs root or a
-running Docker engine; elsewhere it skips with the reason, and once opted in under CI (`CI=true`) it
-fails rather than skips. The stack runs once
+Part of `make test` (and so of CI), first; `make test-compose` (pytest -m compose) runs it alone and
+`pytest -m "not compose"` leaves it out. It needs root or a running Docker engine; elsewhere it skips
+with the reason, and under CI (`CI=true`) it fails rather than skips. The stack runs once
 per scenario module (test order is the scenario order); its logs and the build and run times
 are written to .lakehouse/compose-run/ whatever the outcome. LAKEHOUSE_KEEP_COMPOSE=1 leaves the
 stack running afterwards; LAKEHOUSE_COMPOSE_REUSE=1 drives the one already running instead.
@@ -33,20 +33,10 @@ SHARED_DATA = RECORDINGS
 RECORDING = "binance_usdm_btcusdt_20240808.gz"
 
 
-# Opt-in until the whole scenario fits CI's 60-minute budget beside the local tiers (measured on a fresh
-# clone: 34 + 35 min on 2 cores; docs/docker.md, "The compose test run"): `make test-compose` sets it,
-# `make test` skips it.
-OPT_IN = "LAKEHOUSE_COMPOSE_TESTS"
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    enabled = os.environ.get(OPT_IN) == "1"
     for item in items:
         if "/tests/compose/" in str(item.path):
-            item.add_marker(pytest.mark.compose)
             item.add_marker(pytest.mark.timeout(3600))
-            if not enabled:
-                item.add_marker(pytest.mark.skip(reason=f"the compose run is opt-in: {OPT_IN}=1 (make test-compose)"))
 
 
 def _unavailable(reason: str) -> None:

@@ -180,9 +180,9 @@ def test_api_and_producer_trades_reach_bronze_silver_and_postgres(stack: Compose
     assert sorted(row[0] for row in api_rows) == sorted(ids)
     silver = lake_table(stack, "silver/trades").to_pyarrow_table(columns=["symbol", "source"])
     assert set(silver["symbol"].to_pylist()) >= {API_SYMBOL, "BTCUSDT"}
-    # Started again, it resumes after the newest trade ids already in Kafka (the later tests check that
-    # nothing is doubled), so the dashboard and Prometheus see a live producer.
-    stack.up("producer")
+    # The producer stays stopped through dbt, training and Airflow: its stand-in would replay the whole
+    # recording again (6 minutes of trades and 180 book tickers/s) on the same 2 cores, which made each
+    # training run 3-4 times slower. The dashboard test starts it again.
 
 
 def _mib(text: str) -> float:
@@ -248,6 +248,10 @@ def test_airflow_schedules_dbt_gold_and_runs_retrain_and_maintenance(stack: Comp
 
 def test_the_dashboard_draws_candles_in_a_browser(stack: ComposeStack) -> None:
     from tests.utils.browser import open_dashboard
+
+    # Started again, it resumes after the newest trade ids already in Kafka (the later tests check that
+    # nothing is doubled), so the dashboard and Prometheus see a live producer.
+    stack.up("producer")
 
     load = open_dashboard(DASHBOARD, screenshot=SCREENSHOT, expect_text=("Last price", "Pipeline health"))
     assert load.candles_drawn >= 1 and "No gold candles yet" not in load.text
