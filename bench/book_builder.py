@@ -222,7 +222,7 @@ def freshness(bench: BenchEnv, seconds: float, warmup_s: float) -> dict[str, Any
         started = time.time()
         sent = live_diffs(bench.settings.kafka_bootstrap, env["LAKEHOUSE_KAFKA_DEPTH_TOPIC"],
                           env["LAKEHOUSE_KAFKA_DEPTH_SNAPSHOT_TOPIC"], warmup_s + seconds, stop)  # fmt: skip
-        time.sleep(5)
+        time.sleep(bench.settings.silver_book_trigger_s + 5)  # the last batch publishes the last seconds
     finally:
         stop.set()
         stop_job(job)
@@ -240,6 +240,7 @@ def freshness(bench: BenchEnv, seconds: float, warmup_s: float) -> dict[str, Any
     if not lags:
         log.warning("no book row measured; the job's log ends: %s", (logs / "silver.log").read_text()[-4000:])
     return {
+        "book_trigger_s": bench.settings.silver_book_trigger_s,  # the default, LAKEHOUSE_SILVER_BOOK_TRIGGER_S
         "live_symbols": len(SYMBOLS),
         "live_diffs_per_s": round(sent / (warmup_s + seconds)),
         "live_rows_measured": len(lags),

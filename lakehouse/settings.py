@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PositiveInt, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from lakehouse.ingest.markets import MARKETS
 from lakehouse.paths import REPO_ROOT, env_file, state_dir
 
 ENV_PREFIX = "LAKEHOUSE_"
@@ -97,6 +98,12 @@ class Settings(BaseSettings):
     # Streaming jobs (consumer_lake.py, process_silver.py)
     bronze_trigger_s: float = Field(5.0, gt=0, description="Bronze micro-batch interval in seconds")
     silver_trigger_s: float = Field(1.0, gt=0, description="Silver micro-batch interval in seconds")
+    silver_book_trigger_s: float = Field(
+        1.0,
+        gt=0,
+        description="Micro-batch interval of the silver book query, in seconds (it publishes one book a second "
+        "whatever the interval; a longer one leaves more of a small machine to the trades)",
+    )
     # Catch-up batch sizes. Bronze streams each record straight into Parquet (nothing is cached), so
     # larger batches only spread its per-batch cost; silver caches and collects each batch on the driver.
     bronze_max_offsets_per_trigger: PositiveInt = Field(
@@ -153,8 +160,25 @@ class Settings(BaseSettings):
     api_max_batch: PositiveInt = Field(5000, description="Trades per API request at most")
     api_max_body_bytes: PositiveInt = Field(5 * 1024 * 1024, description="Request body size at most (bytes)")
     api_rate_limit_per_s: PositiveInt = Field(200, description="Requests per second per API client")
-    binance_ws_url: str = Field("wss://stream.binance.com:9443", description="Binance's WebSocket endpoint")
-    binance_rest_url: str = Field("https://api.binance.com", description="Binance's REST endpoint (backfills)")
+    api_auth_failures_per_min: PositiveInt = Field(
+        30,
+        description="Failed authentications a minute per client address (per API worker); beyond them the "
+        "address gets 429 until its budget refills",
+    )
+    api_body_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a request body may take to arrive whole; a slower or stalled one gets 408"
+    )
+    binance_market: Literal["spot", "usdm"] = Field(
+        "spot",
+        description="The Binance market the producer captures: `spot`, or `usdm` (USD-M futures: "
+        "fstream.binance.com and fapi.binance.com unless the two URLs below are set)",
+    )
+    binance_ws_url: str = Field(
+        "wss://stream.binance.com:9443", description="Binance's WebSocket endpoint (default: the market's)"
+    )
+    binance_rest_url: str = Field(
+        "https://api.binance.com", description="Binance's REST endpoint: snapshots, backfills (default: the market's)"
+    )
     producer_fallback: Literal["none", "standin"] = Field(
         "none",
         description="producer.py's --fallback default: `standin` serves the local exchange stand-in "
@@ -173,7 +197,9 @@ class Settings(BaseSettings):
         "snapshots) into raw-book-ticker, raw-depth and raw-depth-snapshot",
     )
     book_snapshot_weight_per_min: PositiveInt = Field(
-        1200, description="Binance request weight a minute the producer may spend on depth snapshots (of 6,000)"
+        1200,
+        description="Binance request weight a minute the producer may spend on depth snapshots (of the 6,000 "
+        "spot allows, or 2,400 on USD-M futures)",
     )
     api_workers: PositiveInt = Field(2, description="uvicorn worker processes of the ingestion API")
     api_kafka_timeout_ms: PositiveInt = Field(
@@ -253,6 +279,21 @@ class Settings(BaseSettings):
         if isinstance(value, list):
             return [str(symbol).upper() for symbol in value]
         return value
+
+    @model_validator(mode="after")
+    def _market_endpoints(self) -> Settings:
+        """The chosen market's URLs where none were given, and a snapshot budget within its limit."""
+        market = MARKETS[self.binance_market]
+        if "binance_ws_url" not in self.model_fields_set:
+            self.binance_ws_url = market.ws_url
+        if "binance_rest_url" not in self.model_fields_set:
+            self.binance_rest_url = market.rest_url
+        if self.book_snapshot_weight_per_min > market.weight_per_minute:
+            raise ValueError(
+                f"book_snapshot_weight_per_min {self.book_snapshot_weight_per_min} is more than the "
+                f"{market.weight_per_minute} request weight a minute Binance allows on {market.name}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secrets_are_explicit_outside_local(self) -> Settings:

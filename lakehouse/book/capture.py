@@ -64,18 +64,13 @@ class DepthChainWatch:
         )
 
 
-# Binance's request weight of GET /api/v3/depth by `limit` (spot; futures weighs 1000 at 20).
-SNAPSHOT_LIMIT = 1000
-SNAPSHOT_WEIGHT = 50
-
-
 @dataclass
 class WeightBudget:
     """A token bucket over Binance's per-minute request weight, so snapshots never get the IP banned.
 
-    Binance allows 6,000 weight a minute per IP on spot; the producer keeps to a share of it (the default
-    1,200 is 24 snapshots of 1,000 levels a minute), leaving the rest to backfills and to anything else
-    on the same address.
+    Binance allows 6,000 weight a minute per IP on spot (2,400 on USD-M futures); the producer keeps to a
+    share of it (the default 1,200 is 24 spot snapshots of 1,000 levels a minute, 60 on futures), leaving
+    the rest to backfills and to anything else on the same address.
     """
 
     per_minute: float = 1200.0

@@ -32,8 +32,16 @@ def rest_to_payload(symbol: str, item: dict[str, Any]) -> dict[str, Any]:
 class RestBackfiller:
     """Fetches the missing trades of a gap; never raises for an unreachable or odd endpoint (logs it)."""
 
-    def __init__(self, base_url: str, *, max_trades: int = 20_000, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        path: str = "/api/v3/historicalTrades",
+        max_trades: int = 20_000,
+        timeout_s: float = 10.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.path = path
         self.max_trades = max_trades
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s)
 
@@ -65,7 +73,7 @@ class RestBackfiller:
     async def _page(self, symbol: str, from_id: int, limit: int) -> list[dict[str, Any]]:
         params: dict[str, str | int] = {"symbol": symbol, "fromId": from_id, "limit": limit}
         try:
-            response = await self._client.get("/api/v3/historicalTrades", params=params)
+            response = await self._client.get(self.path, params=params)
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as error:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from confluent_kafka import KafkaError, Message
 
-from lakehouse.book.capture import SNAPSHOT_LIMIT, SNAPSHOT_WEIGHT, BookStream, DepthChainWatch, Verdict, WeightBudget
+from lakehouse.book.capture import BookStream, DepthChainWatch, Verdict, WeightBudget
 from lakehouse.book.capture import book_stream as classify
 from lakehouse.book.updates import (
     DepthSnapshot,
@@ -29,6 +29,7 @@ from lakehouse.book.updates import (
     parse_depth_update,
 )
 from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
+from lakehouse.ingest.markets import DEPTH_LIMIT, MARKETS, BinanceMarket
 from lakehouse.kafka.trade_producer import TradeProducer
 from lakehouse.schema.book import book_ticker_record, depth_snapshot_record, depth_update_record
 from lakehouse.schema.trade import now_ms
@@ -52,18 +53,28 @@ class BookTopics:
 
 
 class SnapshotSource:
-    """`GET /api/v3/depth?symbol=&limit=1000` within the request-weight budget; None (logged) on failure."""
+    """`GET /api/v3/depth?symbol=&limit=1000` (`/fapi/v1/depth` on futures) within the request-weight
+    budget; None (logged) on failure."""
 
-    def __init__(self, base_url: str, *, budget: WeightBudget | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        market: BinanceMarket = MARKETS["spot"],
+        budget: WeightBudget | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.market = market
         self.budget = budget or WeightBudget()
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s)
 
     async def fetch(self, symbol: str) -> DepthSnapshot | None:
-        while (wait := self.budget.wait_for(SNAPSHOT_WEIGHT)) > 0:
+        while (wait := self.budget.wait_for(self.market.depth_weight)) > 0:
             await asyncio.sleep(wait)
         try:
-            response = await self._client.get("/api/v3/depth", params={"symbol": symbol, "limit": SNAPSHOT_LIMIT})
+            params: dict[str, str | int] = {"symbol": symbol, "limit": DEPTH_LIMIT}
+            response = await self._client.get(self.market.depth_path, params=params)
             response.raise_for_status()
             return parse_depth_snapshot(response.json(), symbol)
         except (httpx.HTTPError, ValueError, MalformedBookMessage) as error:

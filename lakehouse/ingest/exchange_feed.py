@@ -17,6 +17,7 @@ from lakehouse.ingest.backfill import RestBackfiller
 from lakehouse.ingest.binance import BINANCE_SOURCE
 from lakehouse.ingest.book_feed import BookFeed, BookTopics, SnapshotSource
 from lakehouse.ingest.exchange_feed_metrics import ProducerMetrics
+from lakehouse.ingest.markets import MARKETS
 from lakehouse.ingest.pipeline import TradePipeline
 from lakehouse.ingest.resume import last_produced
 from lakehouse.ingest.sources import MAX_CONNECTION_AGE_S, LiveSource, can_connect, run_replay, stream_url
@@ -133,7 +134,7 @@ async def run_producer(
                 await run_replay(options.file, options.speed, pipeline, stop)
         else:
             ws_base, rest_url, standin = await _live_endpoints(settings, options, symbols)
-            backfiller = RestBackfiller(rest_url)
+            backfiller = RestBackfiller(rest_url, path=MARKETS[settings.binance_market].trades_path)
             book = await asyncio.to_thread(_book_feed, settings, producer, metrics, rest_url)
             pipeline = TradePipeline(producer, metrics, backfiller, book=book)
             await _resume(pipeline, settings, symbols, generated=standin is not None and standin.recording is None)
@@ -172,7 +173,8 @@ def _book_feed(
     ensure_book_topics(settings)
     topics = BookTopics.of(settings)
     budget = WeightBudget(per_minute=settings.book_snapshot_weight_per_min)
-    snapshots = SnapshotSource(rest_url, budget=budget) if rest_url is not None else None
+    market = MARKETS[settings.binance_market]
+    snapshots = SnapshotSource(rest_url, market=market, budget=budget) if rest_url is not None else None
     return BookFeed(producer, metrics, snapshots, BINANCE_SOURCE, topics)
 
 

@@ -3,13 +3,15 @@
 Tests, benchmarks and the offline demo use it instead of `wss://stream.binance.com`. It speaks the same
 protocol (`/stream?streams=btcusdt@trade/...` with `{"stream":..,"data":..}` frames, server pings) from a
 synthetic market or a recording, keeps what it sent for `/api/v3/historicalTrades` and `/api/v3/trades`
-(so gaps can be backfilled), and misbehaves on request: drop the connections, send a malformed frame,
-skip trade ids. Control it in-process (methods) or over HTTP (`/control/drop`, `/control/malformed`,
-`/control/skip?symbol=BTCUSDT&count=3`, `/control/stats`).
+(and their futures twins under `/fapi/v1/`, so gaps can be backfilled), and misbehaves on request: drop
+the connections, send a malformed frame, skip trade ids. Control it in-process (methods) or over HTTP
+(`/control/drop`, `/control/malformed`, `/control/skip?symbol=BTCUSDT&count=3`, `/control/stats`).
 
-Replaying a recording, it also serves the recorded `@bookTicker` and `@depth` messages to the clients that
-subscribed to them, and `/api/v3/depth` snapshots of the book those diffs build (seeded empty at a
-symbol's first diff; the update id and levels as of the last diff sent). The synthetic market has no book.
+It also serves `@bookTicker` and `@depth` messages to the clients that subscribed to them: the recorded
+ones when replaying a recording, else a synthetic book around each symbol's synthetic price (spot
+diffs every 100 ms, lakehouse.ingest.synthetic_book). `/api/v3/depth` (and `/fapi/v1/depth`) answer
+with the book those diffs build (seeded empty at a symbol's first diff; the update id and levels as of
+the last diff sent).
 
 One port serves both: `process_request` answers plain HTTP before the WebSocket handshake.
 """
@@ -43,12 +45,14 @@ from lakehouse.book.rebuild import OrderBook
 from lakehouse.book.updates import MalformedBookMessage, parse_depth_update
 from lakehouse.ingest.binance import is_trade_payload, unwrap
 from lakehouse.ingest.replay import read_recording, recorded_time_ms
+from lakehouse.ingest.synthetic_book import SyntheticBook
 
 log = logging.getLogger(__name__)
 
 MALFORMED_FRAME = '{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","t":'  # cut short on purpose
 _BASE_PRICES = {"BTCUSDT": "65000", "ETHUSDT": "3500", "BNBUSDT": "600", "SOLUSDT": "150", "XRPUSDT": "0.6"}
 _EIGHT_PLACES = Decimal("0.00000001")
+BOOK_INTERVAL_MS = 100  # the synthetic books move as often as Binance's `@depth@100ms` pushes
 
 
 class SyntheticMarket:
@@ -77,6 +81,10 @@ class SyntheticMarket:
         self._decay = 0.5 ** (1 / self.HALF_LIFE_TRADES)
         self._spread = self.DEVIATION_SHOCK / math.sqrt(1 - self._decay**2)
 
+    def price(self, symbol: str) -> float:
+        """Where the symbol trades now (the synthetic book is placed around it)."""
+        return math.exp(self._fair_log[symbol] + self._deviation[symbol])
+
     def next_trade(self, symbol: str, now_ms: int) -> dict[str, Any]:
         trade_id = self._next_id[symbol]
         self._next_id[symbol] = trade_id + 1
@@ -85,7 +93,7 @@ class SyntheticMarket:
         deviation = self._deviation[symbol] = self._deviation[symbol] * self._decay + shock
         lean = max(-0.45, min(0.45, self.FLOW_LEAN * deviation / self._spread))
         taker_buys = self._random.random() < 0.5 - lean
-        price = math.exp(self._fair_log[symbol] + deviation)
+        price = self.price(symbol)
         # Eight places like Binance; plain float formatting is exact enough for a simulation and cheap.
         return {
             "e": "trade",
@@ -158,6 +166,7 @@ class StandInStats:
     rest_requests: int = 0
     book_sent: int = 0
     depth_snapshots: int = 0
+    rest_paths: dict[str, int] = field(default_factory=dict)  # requests by path (spot /api/v3, futures /fapi/v1)
 
 
 @dataclass
@@ -203,7 +212,10 @@ class ExchangeStandIn:
         self.ping_interval_s = ping_interval_s
         self.stats = StandInStats()
         self.history: dict[str, deque[dict[str, Any]]] = {}
-        self.books: dict[str, OrderBook] = {}  # built from the recorded diffs sent, for /api/v3/depth
+        self.books: dict[str, OrderBook] = {}  # built from the diffs sent, for /api/v3/depth
+        self.synthetic_books: dict[str, SyntheticBook] = {}
+        self._book_stepped: dict[str, int] = {}  # symbol -> when its synthetic book last moved (ms)
+        self.seed = seed
         self._history_size = history_per_symbol
         self._skip: dict[str, int] = {}
         self._clients: list[_Client] = []
@@ -329,7 +341,23 @@ class ExchangeStandIn:
             now_ms = int(time.time() * 1000)
             chunk = [self.market.next_trade(symbols[(produced + i) % len(symbols)], now_ms) for i in range(due)]
             produced += due
-            yield chunk
+            yield chunk + self._book_steps(now_ms)
+
+    def _book_steps(self, now_ms: int) -> list[dict[str, Any]]:
+        """The synthetic books' diffs and tickers that are due (every BOOK_INTERVAL_MS), for the symbols
+        whose book some client subscribed to: nobody else would see them."""
+        watched = {symbol for client in self._clients for symbol in client.book}
+        payloads: list[dict[str, Any]] = []
+        for symbol in self.market.symbols:
+            if symbol not in watched or now_ms - self._book_stepped.get(symbol, 0) < BOOK_INTERVAL_MS:
+                continue
+            self._book_stepped[symbol] = now_ms
+            book = self.synthetic_books.get(symbol)
+            if book is None:
+                rng = random.Random(f"{self.seed}:{symbol}")  # noqa: S311 - a simulation, not security
+                book = self.synthetic_books[symbol] = SyntheticBook(symbol, rng)
+            payloads += book.step(self.market.price(symbol), now_ms)
+        return payloads
 
     async def _recorded_payloads(self, path: Path) -> AsyncIterator[list[dict[str, Any]]]:
         first: tuple[int, float] | None = None
@@ -439,17 +467,21 @@ class ExchangeStandIn:
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         if parts.path.startswith("/control/"):
             return self._control(connection, parts.path.removeprefix("/control/"), query)
-        if parts.path in ("/api/v3/historicalTrades", "/api/v3/trades"):
-            self.stats.rest_requests += 1
+        if parts.path in ("/api/v3/historicalTrades", "/api/v3/trades", "/fapi/v1/historicalTrades", "/fapi/v1/trades"):
+            self._count_rest(parts.path)
             if not self.rest_enabled:
                 return self._json(connection, 503, {"code": -1001, "msg": "Service unavailable"})
             return self._trades(connection, parts.path, query)
         if parts.path in ("/api/v3/depth", "/fapi/v1/depth"):
-            self.stats.rest_requests += 1
+            self._count_rest(parts.path)
             if not self.rest_enabled:
                 return self._json(connection, 503, {"code": -1001, "msg": "Service unavailable"})
             return self._depth(connection, query)
         return self._json(connection, 404, {"code": -1, "msg": f"unknown path {parts.path}"})
+
+    def _count_rest(self, path: str) -> None:
+        self.stats.rest_requests += 1
+        self.stats.rest_paths[path] = self.stats.rest_paths.get(path, 0) + 1
 
     def _trades(self, connection: ServerConnection, path: str, query: dict[str, str]) -> Response:
         symbol = query.get("symbol", "").upper()

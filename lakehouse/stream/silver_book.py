@@ -261,5 +261,5 @@ def silver_book_spec(spark: SparkSession, settings: Settings, mirror: BookMirror
         writer,
         name="silver-book",
         checkpoint=f"{settings.checkpoints}/silver_book",
-        trigger_s=settings.silver_trigger_s,
+        trigger_s=settings.silver_book_trigger_s,
     )

@@ -102,3 +102,25 @@ def test_kafka_cluster_ids_never_look_like_options() -> None:
     ids = [_cluster_id() for _ in range(2000)]  # about 30 would start with "-" without the guard
     assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
     assert all(len(cluster_id) == 22 for cluster_id in ids)
+
+
+def test_the_futures_market_brings_its_endpoints_unless_they_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_BINANCE_MARKET", "usdm")
+    settings = load_settings()
+    assert (settings.binance_ws_url, settings.binance_rest_url) == (
+        "wss://fstream.binance.com",
+        "https://fapi.binance.com",
+    )
+    monkeypatch.setenv("LAKEHOUSE_BINANCE_WS_URL", "ws://127.0.0.1:9999")
+    assert load_settings().binance_ws_url == "ws://127.0.0.1:9999"
+    monkeypatch.delenv("LAKEHOUSE_BINANCE_MARKET")
+    monkeypatch.delenv("LAKEHOUSE_BINANCE_WS_URL")
+    assert load_settings().binance_ws_url == "wss://stream.binance.com:9443"
+
+
+def test_a_snapshot_budget_over_the_market_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_BOOK_SNAPSHOT_WEIGHT_PER_MIN", "3000")
+    assert load_settings().book_snapshot_weight_per_min == 3000  # within spot's 6,000
+    monkeypatch.setenv("LAKEHOUSE_BINANCE_MARKET", "usdm")
+    with pytest.raises(SettingsError, match="2400 request weight a minute Binance allows on usdm"):
+        load_settings()

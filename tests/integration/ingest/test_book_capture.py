@@ -1,5 +1,6 @@
-"""The producer captures the book beside the trades: real recorded Binance futures messages, served by the
-exchange stand-in, into the real local Kafka, with a REST snapshot that seeds an exact rebuild."""
+"""The producer captures the book beside the trades, into the real local Kafka, with a REST snapshot that seeds
+an exact rebuild: real recorded Binance futures messages served by the exchange stand-in, and the stand-in's
+synthetic spot book (what the offline demo captures)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_
             "kafka_book_ticker_topic": f"{topic}-book-ticker",
             "kafka_depth_topic": f"{topic}-depth",
             "kafka_depth_snapshot_topic": f"{topic}-depth-snapshot",
+            "binance_market": "usdm",  # a futures recording: snapshots from /fapi/v1/depth
         }
     )
     with ExchangeStandIn(["BTCUSDT"], recording=recording(FUTURES), speed=0) as standin:
@@ -63,7 +65,9 @@ def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_
             timeout_s=120,
         )
         final_book = standin.books["BTCUSDT"]
+        paths = dict(standin.stats.rest_paths)
     assert metrics.malformed == 0 and metrics.depth_breaks == 0  # the recorded chain is unbroken
+    assert set(paths) == {"/fapi/v1/depth"} and paths["/fapi/v1/depth"] >= metrics.snapshots
 
     ticker_records = read_topic(live.kafka_bootstrap, live.kafka_book_ticker_topic, expected=tickers)
     diff_records = read_topic(live.kafka_bootstrap, live.kafka_depth_topic, expected=diffs)
@@ -90,3 +94,72 @@ def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_
     # A snapshot holds the best 1,000 levels, so deeper ones are missing, but no level is ever wrong.
     assert all(final_book.bids.get(price) == quantity for price, quantity in book.bids.items())
     assert all(final_book.asks.get(price) == quantity for price, quantity in book.asks.items())
+
+
+def _seeded(snapshot: DepthSnapshotRecord) -> OrderBook:
+    book = OrderBook(snapshot.symbol)
+    book.load_snapshot(
+        snapshot.last_update_id,
+        [(Decimal(p), Decimal(q)) for p, q in snapshot.bids],
+        [(Decimal(p), Decimal(q)) for p, q in snapshot.asks],
+    )
+    return book
+
+
+def test_the_synthetic_book_is_captured_as_a_spot_chain_that_rebuilds_the_stand_ins_book(
+    settings: Settings, topic: str
+) -> None:
+    live = settings.model_copy(
+        update={
+            "book_streams": True,
+            "kafka_book_ticker_topic": f"{topic}-book-ticker",
+            "kafka_depth_topic": f"{topic}-depth",
+            "kafka_depth_snapshot_topic": f"{topic}-depth-snapshot",
+        }
+    )
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    # 600 trades at 200/s: three seconds of synthetic market, about 30 book steps a symbol.
+    with ExchangeStandIn(symbols, rate_per_s=200, total=600) as standin:
+        metrics = run_against(
+            standin,
+            live,
+            topic,
+            until=lambda m: (
+                standin.finished.is_set()
+                and m.produced == 600
+                and m.snapshots >= len(symbols)
+                and m.book_produced == standin.stats.book_sent + m.snapshots
+            ),
+            options=ProducerOptions(symbols=symbols),
+            timeout_s=60,
+        )
+        books = {symbol: standin.books[symbol] for symbol in symbols}
+        paths = dict(standin.stats.rest_paths)
+    assert metrics.malformed == 0 and metrics.depth_breaks == 0
+    assert set(paths) == {"/api/v3/depth"}  # spot, the default market
+
+    # Every record was acknowledged before the producer stopped: each topic is read to its end.
+    diffs = read_topic(live.kafka_bootstrap, live.kafka_depth_topic, expected=1, settle_s=2)
+    tickers = read_topic(live.kafka_bootstrap, live.kafka_book_ticker_topic, expected=1, settle_s=2)
+    snapshots = read_topic(live.kafka_bootstrap, live.kafka_depth_snapshot_topic, expected=metrics.snapshots)
+    assert len(diffs) + len(tickers) + len(snapshots) == metrics.book_produced  # each once
+    for symbol in symbols:
+        ordered = [_diff(record) for record in sorted(records_of(diffs, symbol), key=lambda record: record.offset)]
+        assert len(ordered) >= 10
+        assert all(later.first_id == earlier.final_id + 1 for earlier, later in itertools.pairwise(ordered))
+        book = _seeded(DepthSnapshotRecord.model_validate(records_of(snapshots, symbol)[0].value))
+        outcomes = Counter(book.apply(diff) for diff in ordered)
+        assert set(outcomes) <= {Applied.APPLIED, Applied.STALE} and outcomes[Applied.APPLIED] > 0
+        # The whole book (50 levels a side, all inside the 1,000-level snapshot), level for level.
+        final = books[symbol]
+        assert (book.bids, book.asks, book.last_update_id) == (final.bids, final.asks, final.last_update_id)
+        # A ticker follows every diff that moved the best levels, so the newest one is the book's top.
+        newest = max(records_of(tickers, symbol), key=lambda record: record.offset)
+        ticker = BookTickerRecord.model_validate(newest.value)
+        bids, asks = book.top(1)
+        sent = (ticker.bid_price, ticker.bid_quantity, ticker.ask_price, ticker.ask_quantity)
+        assert tuple(Decimal(value) for value in sent) == (*bids[0], *asks[0])
+
+
+def records_of(records: list[KafkaRecord], symbol: str) -> list[KafkaRecord]:
+    return [record for record in records if record.key == symbol.encode()]
