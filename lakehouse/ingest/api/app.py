@@ -8,6 +8,7 @@ describes the body (see `_openapi`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from lakehouse.ingest.api import metrics
 from lakehouse.ingest.api.auth import ApiKeys, source_for
-from lakehouse.ingest.api.ratelimit import RateLimiter
+from lakehouse.ingest.api.ratelimit import FailureLimiter, RateLimiter
 from lakehouse.ingest.api.sink import KafkaSink
 from lakehouse.ingest.api_models import BodyInvalid, TradeIn, batch_adapter, parse_trades, record_values
 from lakehouse.kafka.trade_producer import BatchOutcome, TradeProducer
@@ -95,21 +96,34 @@ class Gateway:
         self.settings = settings
         self.keys = ApiKeys(settings.api_keys)
         self.limiter = RateLimiter(settings.api_rate_limit_per_s)
+        self.auth_failures = FailureLimiter(settings.api_auth_failures_per_min)
         self.sink = sink
         self.adapter = batch_adapter(settings.api_max_batch)
 
     async def post_trades(self, request: Request, api_key: str | None) -> Response:
+        address = request.client.host if request.client else "unknown"
+        locked = self.auth_failures.retry_after(address)
+        if locked:
+            most = self.auth_failures.per_minute
+            detail = f"too many failed authentications from {address}: at most {most:g} a minute"
+            return _error(429, detail, {"Retry-After": str(locked)})
         client = self.keys.client_for(api_key)
         if client is None:
+            self.auth_failures.failed(address)
             return _error(401, "missing or invalid X-API-Key", {"WWW-Authenticate": "ApiKey"})
         wait = self.limiter.retry_after(client)
         if wait:
             return _error(429, f"rate limit of {self.limiter.rate:g} requests/s exceeded", {"Retry-After": str(wait)})
-        limit = self.settings.api_max_body_bytes
+        limit, timeout_s = self.settings.api_max_body_bytes, self.settings.api_body_timeout_s
         try:
-            body = await _read_body(request, limit)
+            # A client that stalls mid-body would hold a connection and its buffers for as long as it likes.
+            async with asyncio.timeout(timeout_s):
+                body = await _read_body(request, limit)
         except TooLarge:
             return _error(413, f"body exceeds {limit} bytes; send smaller batches")
+        except TimeoutError:
+            # The rest of the body may still come: close the connection rather than read it as a request.
+            return _error(408, f"the request body did not arrive within {timeout_s:g} s", {"Connection": "close"})
         try:
             trades = parse_trades(body, self.settings.api_max_batch, self.adapter)
         except BodyInvalid as invalid:
@@ -230,7 +244,8 @@ def create_app(settings: Settings | None = None, producer: TradeProducer | None 
             401: {"model": Message, "description": "Missing or unknown X-API-Key"},
             413: {"model": Message, "description": "Body larger than the configured limit"},
             422: {"model": Invalid, "description": "Which item, which field, and why"},
-            429: {"model": Message, "description": "Rate limit exceeded; see Retry-After"},
+            408: {"model": Message, "description": "The body did not arrive within LAKEHOUSE_API_BODY_TIMEOUT_S"},
+            429: {"model": Message, "description": "Rate limit or failed-key limit exceeded; see Retry-After"},
             503: {"model": Unavailable, "description": "Kafka unavailable; see Retry-After and which were accepted"},
         },
     )

@@ -1,4 +1,4 @@
-"""Pure parts of the API: key lookup, the per-key token bucket, error descriptions."""
+"""Pure parts of the API: key lookup, the token buckets (per key, failed keys per address), error descriptions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lakehouse.ingest.api.auth import ApiKeys, source_for
-from lakehouse.ingest.api.ratelimit import RateLimiter
+from lakehouse.ingest.api.ratelimit import FailureLimiter, RateLimiter
 from lakehouse.ingest.api_models import BodyInvalid, parse_trades
 
 
@@ -29,6 +29,33 @@ def test_rate_limiter_refills_per_key_and_says_how_long_to_wait() -> None:
     now[0] += 0.5  # one token back at 2/s
     assert limiter.retry_after("a") == 0
     assert limiter.retry_after("a") == 1
+
+
+def test_failed_keys_lock_an_address_out_for_a_while_and_only_that_address() -> None:
+    now = [0.0]
+    limiter = FailureLimiter(6, clock=lambda: now[0])  # 6 failures a minute: one back every 10 s
+    for _ in range(6):
+        assert limiter.retry_after("10.0.0.1") == 0
+        limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") == 10  # locked until one failure's worth refills
+    assert limiter.retry_after("10.0.0.2") == 0  # another address is not affected
+    now[0] += 4
+    assert limiter.retry_after("10.0.0.1") == 6
+    now[0] += 6
+    assert limiter.retry_after("10.0.0.1") == 0
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") == 10
+
+
+def test_failure_limiter_forgets_addresses_whose_budget_is_whole_again() -> None:
+    now = [0.0]
+    limiter = FailureLimiter(60, clock=lambda: now[0])
+    limiter.MAX_TRACKED = 3
+    for address in ("a", "b", "c"):
+        limiter.failed(address)
+    now[0] += 1.0  # a second: each got its one failure back
+    limiter.failed("d")  # a fourth address at the cap: the recovered three are dropped
+    assert len(limiter) == 1 and limiter.retry_after("a") == 0
 
 
 def test_batch_errors_name_every_bad_item() -> None:
