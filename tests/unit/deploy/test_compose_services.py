@@ -72,6 +72,16 @@ def test_services_run_the_documented_commands(services, service, expected) -> No
     assert command_words(services[service].get("command")) == expected
 
 
+def test_cadvisor_which_reaches_the_docker_socket_is_opt_in(services) -> None:
+    cadvisor = services["cadvisor"]
+    assert cadvisor.get("profiles") == ["host-metrics"]
+    assert any(volume.startswith("/var/run:") for volume in cadvisor["volumes"])  # why it is opt-in
+    # Nothing that starts by default may mount the socket's folder.
+    for name, service in services.items():
+        if not service.get("profiles"):
+            assert not any(str(v).startswith(("/var/run", "/run")) for v in service.get("volumes", [])), name
+
+
 def test_company_simulator_is_optional_and_posts_to_the_api(services) -> None:
     company = services["company"]
     assert company.get("profiles") == ["company"]
