@@ -76,6 +76,11 @@ up: ## docker compose: write .env with random secrets if missing, then start eve
 	@[ -f .env ] || (umask 077 && ./scripts/make_env.sh > .env)
 	@docker compose up -d --build
 
+.PHONY: up-small
+up-small: ## docker compose, small profile (docker-compose.small.yaml): the data path in at most 8 GiB
+	@[ -f .env ] || (umask 077 && ./scripts/make_env.sh > .env)
+	@docker compose -f docker-compose.yaml -f docker-compose.small.yaml up -d --build
+
 .PHONY: down
 down: ## docker compose: stop everything (volumes are kept)
 	@docker compose down

@@ -13,8 +13,9 @@ from bench.report import DOCS_PAGE, render
 from lakehouse.logging_setup import configure_logging
 
 log = logging.getLogger("bench")
-# lake_sql_engines compares engines that are not dependencies: run it on its own (see its docstring).
-SKIP = {"common", "__main__", "report", "chaos_ledger", "lake_sql_engines"}
+# lake_sql_engines compares engines that are not dependencies, compose_footprint and compose_faults need a
+# running compose stack: run them on their own (see their docstrings).
+SKIP = {"common", "__main__", "report", "chaos_ledger", "lake_sql_engines", "compose_footprint", "compose_faults"}
 
 
 def main() -> int:

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[*]", description="Spark master: local[*] or spark://host:7077")
     spark_shuffle_partitions: PositiveInt = Field(4, description="spark.sql.shuffle.partitions")
     spark_driver_memory: str = Field("1g", description="spark.driver.memory")
+    spark_auth_secret: str | None = Field(
+        None,
+        description="Shared secret of a spark:// cluster started with spark.authenticate (compose does); "
+        "unset: no authentication, as in local mode",
+    )
     spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = Field("WARN", description="Spark's own log level")
     spark_jars_local: bool = Field(
         True,

@@ -61,16 +61,17 @@ def champion_version(tracking_uri: str) -> tuple[str | None, str]:
     from mlflow.exceptions import MlflowException
 
     from lakehouse.ml.registry import CHAMPION_ALIAS, MODEL_NAME
+    from lakehouse.ml.registry import champion_version as champion_of
 
     try:
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+        version = champion_of(client)
     except MlflowException as error:
-        if "RESOURCE_DOES_NOT_EXIST" in str(error.error_code) or "not found" in str(error).lower():
-            return None, f"no {MODEL_NAME}@{CHAMPION_ALIAS} yet{_why_not_promoted(client, MODEL_NAME)}"
         return None, f"registry unreachable: {error.message[:120]}"
     except Exception as error:  # any outage of an optional panel becomes a note, not a crash
         return None, f"registry unreachable: {type(error).__name__}"
+    if version is None:
+        return None, f"no {MODEL_NAME}@{CHAMPION_ALIAS} yet{_why_not_promoted(client, MODEL_NAME)}"
     return str(version.version), f"{MODEL_NAME}@{CHAMPION_ALIAS}"
 
 

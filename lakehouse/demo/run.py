@@ -235,7 +235,7 @@ def _training_loop(settings: Settings, options: DemoSettings, status: DemoStatus
         if returncode is None:  # the demo is stopping
             return
         if returncode == 0:
-            registry.configure_mlflow(settings)
+            registry.connect_mlflow(settings)
             champion = registry.current_champion()
             status.model_version = champion.version if champion else None
             if champion:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lakehouse.settings import Settings
 
@@ -19,8 +20,8 @@ def champion_model_uri() -> str:
     return f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 
 
-def configure_mlflow(settings: Settings) -> None:
-    """Point MLflow at the tracking store; create the experiment with our artifact root."""
+def connect_mlflow(settings: Settings) -> None:
+    """Point MLflow at the tracking store and registry, creating nothing (what readers need)."""
     import mlflow
 
     uri = settings.mlflow_tracking_uri
@@ -28,6 +29,19 @@ def configure_mlflow(settings: Settings) -> None:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+
+
+def configure_mlflow(settings: Settings) -> None:
+    """connect_mlflow, then create the experiment with our artifact root (the trainer's part).
+
+    Only the trainer creates it: on a server with authentication the creator owns the experiment,
+    and a reader (the silver scorer, the dashboard) that created it first would leave the trainer
+    unable to log to it.
+    """
+    import mlflow
+
+    connect_mlflow(settings)
+    uri = settings.mlflow_tracking_uri
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         artifact_root = settings.mlflow_artifact_root if not uri.startswith("http") else None
         mlflow.create_experiment(
@@ -42,18 +56,30 @@ class ChampionRef:
     run_id: str | None
 
 
-def current_champion() -> ChampionRef | None:
-    """The version behind the `champion` alias, or None when there is none yet."""
-    from mlflow import MlflowClient
+def champion_version(client: Any) -> Any | None:
+    """The ModelVersion behind `price_forecaster@champion` (MlflowClient), or None when there is none yet.
+
+    Asks whether the model exists first: a server with authentication answers 403, not 404, for an
+    alias of a model that does not exist (it does not tell who may not read it whether it exists).
+    """
     from mlflow.exceptions import MlflowException
 
+    if not client.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
+        return None
     try:
-        version = MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+        return client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
     except MlflowException as error:
         if "RESOURCE_DOES_NOT_EXIST" in str(error.error_code) or "not found" in str(error).lower():
             return None
         raise
-    return ChampionRef(version=str(version.version), run_id=version.run_id)
+
+
+def current_champion() -> ChampionRef | None:
+    """The version behind the `champion` alias, or None when there is none yet."""
+    from mlflow import MlflowClient
+
+    version = champion_version(MlflowClient())
+    return None if version is None else ChampionRef(version=str(version.version), run_id=version.run_id)
 
 
 def promote(version: str) -> None:

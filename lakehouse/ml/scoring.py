@@ -119,7 +119,7 @@ class ChampionScorer:
             return
         self._checked_at = now
         try:
-            registry.configure_mlflow(self.settings)
+            registry.connect_mlflow(self.settings)
             champion = registry.current_champion()
         except Exception as error:
             self._note(f"MLflow unreachable ({type(error).__name__}: {error}); keeping v{self.version}")

@@ -58,6 +58,11 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
+    if settings.spark_auth_secret:
+        # The cluster's master and workers refuse a driver without it (compose starts them with
+        # spark.authenticate); executors receive it from their worker, never on a command line.
+        conf["spark.authenticate"] = "true"
+        conf["spark.authenticate.secret"] = settings.spark_auth_secret
     if settings.lake_is_s3:
         conf.update(
             {

@@ -3,114 +3,46 @@
 One scenario, in order: every service healthy; trades from the API and from the producer (replaying
 real Binance trades through the exchange stand-in) reach Kafka, Delta bronze and silver on MinIO and
 PostgreSQL; dbt builds gold; training registers a champion that the running silver job picks up;
-Airflow runs its DAGs; the dashboard draws candles; Prometheus scrapes every target; and a full
-restart and a killed silver driver lose and double nothing.
+Airflow runs its DAGs; the dashboard draws candles; Prometheus scrapes every target; every container
+holds only the access it needs (each refusal is shown); and a full restart and a killed silver driver
+lose and double nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
-import uuid
+import socket
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, TopicPartition
-from deltalake import DeltaTable
+import pytest
+from botocore.exceptions import ClientError
 
+from bench.compose_footprint import parse_stats
 from lakehouse.paths import state_dir
+from tests.compose.ledger import (
+    API_SYMBOL,
+    lake_table,
+    post_trades,
+    s3,
+    settled,
+    silver_identities,
+)
 from tests.compose.stack import ComposeStack, wait_for
 
-API = "http://127.0.0.1:8000"
 MLFLOW = "http://127.0.0.1:5000"
 AIRFLOW = "http://127.0.0.1:8081"
 PROMETHEUS = "http://127.0.0.1:9090"
 DASHBOARD = "http://127.0.0.1:8501"
-TOPIC = "raw-trades"
 SCREENSHOT = state_dir() / "screenshots" / "compose-dashboard.png"
 
 # Services that are one-shot jobs (they must have exited 0) or optional profiles, and the ones the
 # air-gap override leaves out because their images cannot be pulled or built here (docs/docker.md).
 ONE_SHOTS = {"kafka-init", "minio-init", "airflow-init"}
 LEFT_OUT = {"grafana", "metabase", "metabase-init", "cadvisor", "company"}
-API_SYMBOL = "TSLA"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def lake_table(stack: ComposeStack, name: str) -> DeltaTable:
-    """A Delta table of the lake on MinIO, read from the host through MinIO's published port."""
-    env = stack.env
-    options = {
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
-        "AWS_ACCESS_KEY_ID": env["S3_ACCESS_KEY"],
-        "AWS_SECRET_ACCESS_KEY": env["S3_SECRET_KEY"],
-        "AWS_REGION": "us-east-1",
-        "AWS_ALLOW_HTTP": "true",
-    }
-    return DeltaTable(f"s3://{env.get('LAKE_BUCKET', 'lakehouse')}/lake/{name}", storage_options=options)
-
-
-def kafka_total() -> int:
-    """Records on raw-trades (end offsets; nothing is ever deleted), through the host listener :9094."""
-    consumer = Consumer({"bootstrap.servers": "127.0.0.1:9094", "group.id": f"count-{uuid.uuid4().hex}"})
-    try:
-        partitions = consumer.list_topics(TOPIC, timeout=30).topics[TOPIC].partitions
-        total = 0
-        for partition in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=30)
-            total += high - low
-        return total
-    finally:
-        consumer.close()
-
-
-def bronze_coordinates(stack: ComposeStack) -> tuple[int, int]:
-    """(rows, distinct Kafka coordinates) of bronze."""
-    table = lake_table(stack, "bronze/trades").to_pyarrow_table(columns=["partition", "offset"])
-    return table.num_rows, len(set(zip(table["partition"].to_pylist(), table["offset"].to_pylist(), strict=True)))
-
-
-def silver_identities(stack: ComposeStack) -> tuple[int, int]:
-    """(rows, distinct trade identities) of silver."""
-    table = lake_table(stack, "silver/trades").to_pyarrow_table(columns=["source", "symbol", "trade_id"])
-    columns = [table[name].to_pylist() for name in ("source", "symbol", "trade_id")]
-    return table.num_rows, len(set(zip(*columns, strict=True)))
-
-
-def api_key(stack: ComposeStack) -> str:
-    key = stack.env["COMPANY_API_KEY"]
-    assert hashlib.sha256(key.encode()).hexdigest() in stack.env["API_KEYS"]
-    return key
-
-
-def post_trades(stack: ComposeStack, count: int, first_id: int) -> list[str]:
-    now_ms = int(time.time() * 1000)
-    trades = [
-        {"symbol": API_SYMBOL, "trade_id": str(first_id + i), "price": f"{250 + i * 0.01:.2f}", "quantity": "1.5",
-         "side": "buy" if i % 2 else "sell", "trade_time": now_ms - (count - i) * 10}
-        for i in range(count)
-    ]  # fmt: skip
-    response = httpx.post(f"{API}/v1/trades", json=trades, headers={"X-API-Key": api_key(stack)}, timeout=30)
-    assert response.status_code == 202, response.text
-    return [trade["trade_id"] for trade in trades]
-
-
-def settled(stack: ComposeStack, timeout_s: float = 240) -> int:
-    """Wait until bronze holds every Kafka record and silver has caught up; return the Kafka total."""
-
-    def probe() -> int | None:
-        total = kafka_total()
-        rows, distinct = bronze_coordinates(stack)
-        assert rows == distinct, f"bronze holds a Kafka record twice ({rows} rows, {distinct} coordinates)"
-        mirrored = int(stack.psql("SELECT count(*) FROM silver.trades")[0][0])
-        silver_rows, identities = silver_identities(stack)
-        assert silver_rows == identities, f"silver holds a trade twice ({silver_rows} rows, {identities} trades)"
-        return total if rows == total and mirrored == silver_rows else None
-
-    return wait_for("bronze to equal Kafka and silver to settle", probe, timeout_s)
-
-
 def airflow_token(stack: ComposeStack) -> str:
     response = httpx.post(f"{AIRFLOW}/auth/token", timeout=30,
                           json={"username": "admin", "password": stack.env["AIRFLOW_ADMIN_PASSWORD"]})  # fmt: skip
@@ -154,14 +86,22 @@ def test_every_long_running_service_is_healthy_and_the_one_shots_succeeded(stack
 
 def test_memory_of_the_stack_while_trades_flow(stack: ComposeStack) -> None:
     """`docker stats` of every container with the producer replaying: recorded for the closing report."""
-    rows = [
-        json.loads(line) for line in stack.docker("stats", "--no-stream", "--format", "{{json .}}").stdout.splitlines()
-    ]
-    usage = {row["Name"]: _mib(row["MemUsage"].split("/")[0]) for row in rows}
+    stats = parse_stats(stack.docker("stats", "--no-stream", "--format", "{{json .}}").stdout.splitlines())
+    usage = {name: memory for name, (memory, _cpu) in stats.items()}
     (state_dir() / "compose-run" / "stats.json").write_text(json.dumps(
         {"containers": usage, "total_mib": round(sum(usage.values()))}, indent=2) + "\n")  # fmt: skip
     assert {"spark-silver", "postgres", "kafka"} <= set(usage)
     assert sum(usage.values()) < 20 * 1024, usage  # the machine's 24 GiB, with room for the host
+    assert_within_limits(stack)
+
+
+def assert_within_limits(stack: ComposeStack) -> None:
+    """Every container runs under its compose mem_limit, and none has been killed for exceeding it."""
+    ids = stack.docker("ps", "-aq", "--filter", "label=com.docker.compose.project=lakehouse").stdout.split()
+    out = stack.docker("inspect", "--format", "{{.Name}} {{.HostConfig.Memory}} {{.State.OOMKilled}}", *ids).stdout
+    rows = [line.split() for line in out.splitlines()]
+    assert [name for name, limit, _ in rows if int(limit) == 0] == []
+    assert [name for name, _, oom in rows if oom == "true"] == []
 
 
 def test_api_and_producer_trades_reach_bronze_silver_and_postgres(stack: ComposeStack) -> None:
@@ -185,12 +125,6 @@ def test_api_and_producer_trades_reach_bronze_silver_and_postgres(stack: Compose
     # training run 3-4 times slower. The dashboard test starts it again.
 
 
-def _mib(text: str) -> float:
-    number = float("".join(ch for ch in text if ch.isdigit() or ch == "."))
-    unit = text.strip().lstrip("0123456789.").strip().lower()
-    return number * {"b": 1 / 2**20, "kib": 1 / 1024, "kb": 1 / 1024, "mib": 1, "mb": 1, "gib": 1024, "gb": 1024}[unit]
-
-
 def test_dbt_run_and_build_in_the_dbt_container(stack: ComposeStack) -> None:
     stack.exec("dbt_transformer", "dbt", "run", timeout_s=900)
     stack.exec("dbt_transformer", "dbt", "build", timeout_s=900)
@@ -198,38 +132,116 @@ def test_dbt_run_and_build_in_the_dbt_container(stack: ComposeStack) -> None:
     assert int(candles[0][0]) >= 1 and int(candles[0][1]) == 200
 
 
-def _mlflow(path: str, **params: str) -> httpx.Response:
-    return httpx.get(f"{MLFLOW}/api/2.0/mlflow/{path}", params=params, timeout=30)
+def mlflow_login(stack: ComposeStack, user: str) -> tuple[str, str]:
+    """Basic-auth credentials of an MLflow user (trainer or reader; ops/mlflow/prepare_auth.py)."""
+    return user, stack.env[f"MLFLOW_{user.upper()}_PASSWORD"]
+
+
+def _mlflow(stack: ComposeStack, path: str, **params: str) -> httpx.Response:
+    return httpx.get(f"{MLFLOW}/api/2.0/mlflow/{path}", params=params, auth=mlflow_login(stack, "reader"), timeout=30)
+
+
+def _set_champion(version: str, auth: tuple[str, str] | None) -> httpx.Response:
+    return httpx.post(f"{MLFLOW}/api/2.0/mlflow/registered-models/alias", auth=auth, timeout=30,
+                      json={"name": "price_forecaster", "alias": "champion", "version": version})  # fmt: skip
 
 
 def test_training_registers_a_model_that_the_running_silver_job_scores_with(stack: ComposeStack) -> None:
-    result = stack.exec("spark-silver", "python", "train_model.py", timeout_s=1500)
+    # In Airflow's scheduler, whose containers hold the MLflow `trainer` user (the silver job's is `reader`).
+    result = stack.exec("airflow-scheduler", "python", "train_model.py", timeout_s=1500)
     (state_dir() / "compose-run" / "train_model.log").write_text(result.stdout + result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
-    versions = _mlflow("registered-models/get", name="price_forecaster")
+    versions = _mlflow(stack, "registered-models/get", name="price_forecaster")
     assert versions.status_code == 200, versions.text
     newest = max(versions.json()["registered_model"]["latest_versions"], key=lambda v: int(v["version"]))
     # The model's files went through the MLflow server into MinIO (the server proxies artifacts).
-    artifacts = _mlflow("artifacts/list", run_id=newest["run_id"])
+    artifacts = _mlflow(stack, "artifacts/list", run_id=newest["run_id"])
     assert artifacts.status_code == 200 and artifacts.json().get("files"), artifacts.text
-    champion = _mlflow("registered-models/alias", name="price_forecaster", alias="champion")
+    champion = _mlflow(stack, "registered-models/alias", name="price_forecaster", alias="champion")
     if champion.status_code != 200:
         # The gate refused (on these real trades it rightly does: `result` shows the table). Promote by
         # hand, as an operator may in MLflow's UI, to prove the path that matters here: the running
         # silver job on the cluster loads the model from MinIO and scores with it.
         assert "not promoted" in result.stdout, result.stdout[-2000:]
-        promoted = httpx.post(
-            f"{MLFLOW}/api/2.0/mlflow/registered-models/alias",
-            timeout=30,
-            json={"name": "price_forecaster", "alias": "champion", "version": newest["version"]},
-        )
-        assert promoted.status_code == 200, promoted.text  # fmt: skip
+        # Only the model's owner can: anonymous gets 401, the reader (scorer, dashboard) 403.
+        assert _set_champion(newest["version"], None).status_code == 401
+        assert _set_champion(newest["version"], mlflow_login(stack, "reader")).status_code == 403
+        promoted = _set_champion(newest["version"], mlflow_login(stack, "trainer"))
+        assert promoted.status_code == 200, promoted.text
     # The silver job re-reads the alias between batches: new trades get predictions, no restart.
     started = _started_at(stack, "spark-silver")
     post_trades(stack, 50, first_id=100_000)
     wait_for("scored trades in silver", lambda: int(stack.psql(
         "SELECT count(*) FROM silver.trades WHERE predicted_price IS NOT NULL")[0][0]) > 0, 300)  # fmt: skip
     assert _started_at(stack, "spark-silver") == started
+
+
+def _denied(action: Any) -> None:
+    with pytest.raises(ClientError, match="AccessDenied"):
+        action()
+
+
+# A driver that does not hold SPARK_AUTH_SECRET (PYSPARK_SUBMIT_ARGS carries none; the platform's
+# sessions add it from their settings). `timeout` bounds the master's registration retries.
+NO_SECRET_DRIVER = """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("spark://spark-master:7077").appName("no-secret").getOrCreate()
+print("RAN", spark.range(3).count())
+"""
+
+
+def test_every_container_holds_only_the_access_it_needs(stack: ComposeStack) -> None:
+    """Least privilege, refusal by refusal (docker-compose.yaml: x-lake-*-env, x-mlflow-*-env)."""
+    lake = stack.env.get("LAKE_BUCKET", "lakehouse")
+    artifacts = stack.env.get("MLFLOW_BUCKET", "mlflow")
+    # MinIO: the dashboard's user lists and reads the lake but cannot change it; the lake's writer
+    # cannot reach MLflow's artifacts, nor MLflow's user the lake.
+    reader = s3(stack, "READER")
+    key = next(item["Key"] for item in reader.list_objects_v2(Bucket=lake, Prefix="lake/silver/trades/")["Contents"]
+               if item["Key"].endswith(".parquet"))  # fmt: skip
+    assert reader.get_object(Bucket=lake, Key=key)["Body"].read(4) == b"PAR1"
+    _denied(lambda: reader.delete_object(Bucket=lake, Key=key))
+    _denied(lambda: reader.put_object(Bucket=lake, Key="lake/planted.txt", Body=b"x"))
+    _denied(lambda: s3(stack, "WRITER").list_objects_v2(Bucket=artifacts))
+    _denied(lambda: s3(stack, "MLFLOW").get_object(Bucket=lake, Key=key))
+    assert reader.head_object(Bucket=lake, Key=key)["ContentLength"] > 0  # still there
+    for name in ("ingestion-api", "producer", "dbt_transformer"):
+        env = stack.exec(name, "env").stdout
+        assert "LAKEHOUSE_S3_SECRET_KEY" not in env and "MLFLOW_TRACKING_PASSWORD" not in env, name
+
+    # PostgreSQL: the reader role cannot write, even with its own password and a direct connection.
+    denied = stack.docker("exec", "-e", f"PGPASSWORD={stack.env['PG_READER_PASSWORD']}", "postgres", "psql",
+                          "-h", "127.0.0.1", "-U", "lakehouse_reader", "-d", "market_db", "-v", "ON_ERROR_STOP=1",
+                          "-c", "DELETE FROM silver.trades", check=False)  # fmt: skip
+    assert denied.returncode != 0 and ("read-only" in denied.stderr or "permission denied" in denied.stderr)
+
+    # MLflow: nothing without a user; the reader (silver scorer, dashboard) cannot move @champion.
+    assert httpx.get(f"{MLFLOW}/api/2.0/mlflow/registered-models/search", timeout=30).status_code == 401
+    version = _mlflow(stack, "registered-models/get", name="price_forecaster").json()["registered_model"]
+    newest = str(max(int(v["version"]) for v in version["latest_versions"]))
+    assert _set_champion(newest, None).status_code == 401
+    assert _set_champion(newest, mlflow_login(stack, "reader")).status_code == 403
+    assert httpx.get(f"{MLFLOW}/health", timeout=30).status_code == 200  # the healthcheck needs no user
+
+    # Kafka: no listener on the host, so nobody writes raw-trades around the API's keys.
+    assert stack.docker("port", "kafka").stdout.strip() == ""
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", 9094), timeout=5):
+        pass
+
+    # Spark: the master's UI cannot kill an application, and a driver without the secret never runs.
+    def silver_app() -> dict[str, Any]:
+        apps = httpx.get("http://127.0.0.1:8080/json/", timeout=30).json()["activeapps"]
+        return next(app for app in apps if app["name"] == "silver-trades")
+
+    app = silver_app()
+    kill = httpx.post("http://127.0.0.1:8080/app/kill/", data={"id": app["id"], "terminate": "true"}, timeout=30)
+    assert kill.status_code >= 400, kill.status_code
+    outsider = stack.docker("exec", "spark-silver", "timeout", "120", "python", "-c", NO_SECRET_DRIVER,
+                            timeout_s=240, check=False)  # fmt: skip
+    assert outsider.returncode != 0 and "RAN" not in outsider.stdout, outsider.stdout[-2000:]
+    apps = httpx.get("http://127.0.0.1:8080/json/", timeout=30).json()
+    assert "no-secret" not in {a["name"] for a in apps["activeapps"] + apps.get("completedapps", [])}
+    assert silver_app()["id"] == app["id"] and silver_app()["state"] == "RUNNING"
 
 
 def test_airflow_schedules_dbt_gold_and_runs_retrain_and_maintenance(stack: ComposeStack) -> None:
@@ -317,5 +329,6 @@ def test_docker_kill_then_start_loses_and_doubles_nothing(stack: ComposeStack) -
     stack.up("spark-silver")
     assert settled(stack, timeout_s=420) == before + 300
     api_rows = int(stack.psql(f"SELECT count(*) FROM silver.trades WHERE symbol = '{API_SYMBOL}'")[0][0])
+    assert_within_limits(stack)
     assert api_rows == int(stack.psql(
         f"SELECT count(DISTINCT trade_id) FROM silver.trades WHERE symbol = '{API_SYMBOL}'")[0][0])  # fmt: skip

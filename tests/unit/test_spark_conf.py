@@ -27,6 +27,13 @@ def test_s3a_lake_points_s3a_at_minio_with_path_style() -> None:
     assert conf["spark.delta.logStore.s3.impl"] == "io.lakehouse.delta.S3ConditionalPutLogStore"
 
 
+def test_a_cluster_secret_turns_authentication_on_and_its_absence_leaves_it_off() -> None:
+    cluster = spark_conf(Settings(spark_master="spark://m:7077", spark_auth_secret="s3cret"), "job")
+    assert cluster["spark.authenticate"] == "true" and cluster["spark.authenticate.secret"] == "s3cret"
+    local = spark_conf(Settings(), "job")
+    assert "spark.authenticate" not in local and "spark.authenticate.secret" not in local
+
+
 def test_only_the_scratch_of_drivers_that_are_gone_is_removed() -> None:
     from lakehouse.spark.session import abandoned_scratch
 

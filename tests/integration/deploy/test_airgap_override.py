@@ -8,14 +8,12 @@ container registry.
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lakehouse.airgap.standins import STANDINS
+from tests.integration.deploy.conftest import resolve_services
 from tests.utils.compose_model import COMPOSE_FILE, REPO
 
 OVERRIDE_FILE = REPO / "docker-compose.airgap.yaml"
@@ -32,24 +30,12 @@ PYTHON_ARGS = {"PYTHON_IMAGE": "lakehouse-base/python:3.11-bookworm"}
 SPARK_ARGS = {**PYTHON_ARGS, "MAVEN_IMAGE": "lakehouse-base/maven:3-jdk17-bookworm"}
 
 
-def _resolve(binary: Path, env_file: Path, *files: Path) -> dict[str, Any]:
-    file_args = [arg for path in files for arg in ("--file", str(path))]
-    result = subprocess.run(
-        [str(binary), *file_args, "--env-file", str(env_file), "--project-directory", str(REPO),
-         "--profile", "*", "config", "--format", "json"],
-        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(env_file.parent)},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    services: dict[str, Any] = json.loads(result.stdout)["services"]
-    return services
-
-
 @pytest.fixture(scope="module")
 def resolved(docker_compose, generated_env, tmp_path_factory) -> tuple[dict[str, Any], dict[str, Any]]:
     env_file = tmp_path_factory.mktemp("airgap") / "compose.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in generated_env.items()))
-    main = _resolve(docker_compose, env_file, COMPOSE_FILE)
-    return main, _resolve(docker_compose, env_file, COMPOSE_FILE, OVERRIDE_FILE)
+    main = resolve_services(docker_compose, env_file, COMPOSE_FILE)
+    return main, resolve_services(docker_compose, env_file, COMPOSE_FILE, OVERRIDE_FILE)
 
 
 def _without_changed_keys(service: dict[str, Any]) -> dict[str, Any]:

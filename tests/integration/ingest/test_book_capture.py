@@ -38,20 +38,37 @@ def _diff(record: KafkaRecord) -> DepthUpdate:
     )
 
 
-def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_rebuild(
-    settings: Settings, topic: str
-) -> None:
-    kinds = _kinds()
-    trades, tickers, diffs = kinds["trade"], kinds["bookTicker"], kinds["depth@0ms"]
-    live = settings.model_copy(
+def _with_books(settings: Settings, topic: str, **update: object) -> Settings:
+    """The settings with the book streams on, each book topic named after the test's trade topic."""
+    return settings.model_copy(
         update={
             "book_streams": True,
             "kafka_book_ticker_topic": f"{topic}-book-ticker",
             "kafka_depth_topic": f"{topic}-depth",
             "kafka_depth_snapshot_topic": f"{topic}-depth-snapshot",
-            "binance_market": "usdm",  # a futures recording: snapshots from /fapi/v1/depth
+            **update,
         }
     )
+
+
+def _seeded(snapshot: DepthSnapshotRecord) -> OrderBook:
+    """An order book loaded with a snapshot, as Binance's procedure starts."""
+    book = OrderBook(snapshot.symbol)
+    book.load_snapshot(
+        snapshot.last_update_id,
+        [(Decimal(p), Decimal(q)) for p, q in snapshot.bids],
+        [(Decimal(p), Decimal(q)) for p, q in snapshot.asks],
+    )
+    return book
+
+
+def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_rebuild(
+    settings: Settings, topic: str
+) -> None:
+    kinds = _kinds()
+    trades, tickers, diffs = kinds["trade"], kinds["bookTicker"], kinds["depth@0ms"]
+    # A futures recording: snapshots from /fapi/v1/depth.
+    live = _with_books(settings, topic, binance_market="usdm")
     with ExchangeStandIn(["BTCUSDT"], recording=recording(FUTURES), speed=0) as standin:
         metrics = run_against(
             standin,
@@ -80,13 +97,7 @@ def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_
     assert all(later.previous_final_id == earlier.final_id for earlier, later in itertools.pairwise(ordered))
 
     # Binance's procedure on what Kafka holds: the snapshot, then the diffs after it, gives the exchange's book.
-    snapshot = DepthSnapshotRecord.model_validate(snapshots[0].value)
-    book = OrderBook("BTCUSDT")
-    book.load_snapshot(
-        snapshot.last_update_id,
-        [(Decimal(p), Decimal(q)) for p, q in snapshot.bids],
-        [(Decimal(p), Decimal(q)) for p, q in snapshot.asks],
-    )
+    book = _seeded(DepthSnapshotRecord.model_validate(snapshots[0].value))
     outcomes = Counter(book.apply(diff) for diff in ordered)
     assert set(outcomes) <= {Applied.APPLIED, Applied.STALE} and outcomes[Applied.APPLIED] > 0
     assert book.last_update_id == final_book.last_update_id == ordered[-1].final_id
@@ -96,27 +107,10 @@ def test_every_recorded_book_message_lands_once_and_the_snapshot_seeds_an_exact_
     assert all(final_book.asks.get(price) == quantity for price, quantity in book.asks.items())
 
 
-def _seeded(snapshot: DepthSnapshotRecord) -> OrderBook:
-    book = OrderBook(snapshot.symbol)
-    book.load_snapshot(
-        snapshot.last_update_id,
-        [(Decimal(p), Decimal(q)) for p, q in snapshot.bids],
-        [(Decimal(p), Decimal(q)) for p, q in snapshot.asks],
-    )
-    return book
-
-
 def test_the_synthetic_book_is_captured_as_a_spot_chain_that_rebuilds_the_stand_ins_book(
     settings: Settings, topic: str
 ) -> None:
-    live = settings.model_copy(
-        update={
-            "book_streams": True,
-            "kafka_book_ticker_topic": f"{topic}-book-ticker",
-            "kafka_depth_topic": f"{topic}-depth",
-            "kafka_depth_snapshot_topic": f"{topic}-depth-snapshot",
-        }
-    )
+    live = _with_books(settings, topic)
     symbols = ["BTCUSDT", "ETHUSDT"]
     # 600 trades at 200/s: three seconds of synthetic market, about 30 book steps a symbol.
     with ExchangeStandIn(symbols, rate_per_s=200, total=600) as standin:

@@ -73,7 +73,7 @@ def test_a_taken_port_names_the_setting() -> None:
 def test_a_run_beside_a_service_holding_the_port_moves_its_metrics_and_carries_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # `docker exec spark-silver python train_model.py`: the silver job already serves 9200 there.
+    # `docker exec airflow-scheduler python train_model.py` while the retrain task already serves 9200 there.
     with socket.socket() as service:
         service.bind(("0.0.0.0", 0))
         service.listen()

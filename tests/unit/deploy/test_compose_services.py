@@ -106,10 +106,65 @@ def test_dbt_container_is_ready_for_docker_exec_dbt_run(services) -> None:
 
 def test_mlflow_uses_postgres_backend_and_minio_artifacts(services) -> None:
     command = " ".join(command_words(services["mlflow"]["command"]))
-    assert "--backend-store-uri" in command and "@postgres:5432/mlflow" in command
-    assert '--artifacts-destination "s3://' in command and "--serve-artifacts" in command
     env = _environment(services["mlflow"])
+    assert '--backend-store-uri "${MLFLOW_DB_URI}"' in command and env["MLFLOW_DB_URI"].endswith(
+        "@postgres:5432/mlflow"
+    )
+    assert '--artifacts-destination "s3://' in command and "--serve-artifacts" in command
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+
+
+def test_mlflow_runs_its_auth_app_prepared_before_it_starts(services) -> None:
+    command = " ".join(command_words(services["mlflow"]["command"]))
+    assert command.index("prepare_auth.py &&") < command.index("exec mlflow server --app-name basic-auth")
+    env = _environment(services["mlflow"])
+    assert env["MLFLOW_AUTH_CONFIG_PATH"].startswith("/tmp/")
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"] and env["MLFLOW_AUTH_ADMIN_PASSWORD"]
+
+
+# Who holds each secret (besides the service that owns it): the least-privilege map of
+# docker-compose.yaml. A new service that merges the wrong map shows up here.
+AIRFLOW = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"}
+SECRET_HOLDERS = {
+    "S3_WRITER_SECRET_KEY": {"minio-init", "spark-bronze", "spark-silver"} | AIRFLOW,
+    "S3_READER_SECRET_KEY": {"minio-init", "dashboard"},
+    "S3_MLFLOW_SECRET_KEY": {"minio-init", "mlflow"},
+    "MINIO_ROOT_PASSWORD": {"minio", "minio-init"},
+    "MLFLOW_ADMIN_PASSWORD": {"mlflow"},
+    "MLFLOW_TRAINER_PASSWORD": {"mlflow"} | AIRFLOW,
+    "MLFLOW_READER_PASSWORD": {"mlflow", "spark-silver", "dashboard"},
+    "SPARK_AUTH_SECRET": {"spark-master", "spark-worker", "spark-bronze", "spark-silver"} | AIRFLOW,
+}
+
+
+@pytest.mark.parametrize("variable", sorted(SECRET_HOLDERS))
+def test_each_secret_reaches_only_the_services_that_need_it(services, generated_env, variable) -> None:
+    secret = generated_env[variable]
+    holders = {name for name, svc in services.items() if any(secret in v for v in _environment(svc).values())}
+    assert holders == SECRET_HOLDERS[variable]
+
+
+def test_the_api_and_the_producers_hold_no_lake_mlflow_or_spark_credentials(services) -> None:
+    for name in ("ingestion-api", "producer", "company", "dbt", "metabase-init"):
+        env = _environment(services[name])
+        held = {
+            key for key in env if key.startswith(("LAKEHOUSE_S3_ACCESS", "LAKEHOUSE_S3_SECRET", "MLFLOW_TRACKING_P"))
+        }
+        assert held == set() and "LAKEHOUSE_SPARK_AUTH_SECRET" not in env, name
+
+
+def test_spark_master_and_workers_require_the_secret_and_the_ui_cannot_kill(services) -> None:
+    master = _environment(services["spark-master"])["SPARK_MASTER_OPTS"]
+    worker = _environment(services["spark-worker"])["SPARK_WORKER_OPTS"]
+    for opts in (master, worker):
+        assert "-Dspark.authenticate=true" in opts and "-Dspark.authenticate.secret=" in opts
+        assert "-Dspark.ui.killEnabled=false" in opts
+
+
+def test_kafka_has_no_listener_outside_the_compose_network(services) -> None:
+    env = _environment(services["kafka"])
+    assert "ports" not in services["kafka"]
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
 
 
 def test_every_long_running_service_has_a_healthcheck(services) -> None:
@@ -195,12 +250,17 @@ def test_app_containers_get_settings_that_load_in_docker_mode(services) -> None:
         assert settings.env == "docker"
         assert settings.kafka_bootstrap == "kafka:9092"
         assert settings.lake_is_s3 and settings.lake_uri.endswith("/lake")
-        assert settings.s3_endpoint == "http://minio:9000" and settings.s3_secret_key
+        assert settings.s3_endpoint == "http://minio:9000"
+        # Lake credentials only where the lake is read or written (SECRET_HOLDERS below).
+        assert bool(settings.s3_secret_key) == (name in LAKE_USERS), name
         assert settings.mlflow_tracking_uri == "http://mlflow:5000"
         assert settings.api_keys, f"{name}: no API keys"
         assert settings.pg_dsn and settings.pg_dsn.endswith("@postgres:5432/market_db")
         assert settings.pg_readonly_dsn and settings.pg_readonly_dsn.startswith("postgresql://lakehouse_reader:")
 
+
+LAKE_USERS = {"spark-bronze", "spark-silver", "dashboard", "airflow-init", "airflow-apiserver", "airflow-scheduler",
+              "airflow-dag-processor"}  # fmt: skip
 
 # Who may write PostgreSQL's market_db: the silver mirror, dbt and Airflow's tasks, nobody else.
 WRITERS = {"spark-silver", "dbt", "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"}
