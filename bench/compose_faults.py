@@ -107,7 +107,7 @@ def fault(stack: ComposeStack, service: str) -> dict[str, Any]:
     time.sleep(20)
     company.stop.set()
     company.join(timeout=600)
-    settled(stack, timeout_s=900)
+    settled(stack, timeout_s=900, symbol=SYMBOL, trade_ids=company.acknowledged)
     recovery_s = time.monotonic() - killed_at
     rows = stack.psql(f"SELECT trade_id FROM silver.trades WHERE symbol = '{SYMBOL}' AND trade_id LIKE '{prefix}-%'")
     mirrored = [row[0] for row in rows]
@@ -145,10 +145,15 @@ def main(argv: list[str] | None = None) -> None:
         except AssertionError as error:  # not settled in time: recorded, and the next fault still runs
             log.error("%s: %s", service, error)
             runs[service] = {"error": str(error)[:2000]}
+        record(runs, planned=args.services.split(","))  # after each fault, so a cut-short run keeps its figures
+
+
+def record(runs: dict[str, Any], planned: list[str]) -> None:
     figures: dict[str, Any] = {"runs": runs}
     figures["lost"] = sum(run.get("lost", 0) for run in runs.values())
     figures["doubled"] = sum(run.get("doubled", 0) for run in runs.values())
     figures["faults_not_settled"] = sorted(service for service, run in runs.items() if "error" in run)
+    figures["faults_not_run"] = [service for service in planned if service not in runs]
     figures["faults_settled"] = len(runs) - len(figures["faults_not_settled"])
     write_result(
         "compose_faults",
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         {
             "lost": {"op": "<=", "value": 0, "unit": "trades"},
             "doubled": {"op": "<=", "value": 0, "unit": "trades"},
-            "faults_settled": {"op": ">=", "value": len(runs), "unit": "faults"},
+            "faults_settled": {"op": ">=", "value": len(planned), "unit": "faults"},
         },
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Collection
 from typing import Any
 
 import boto3
@@ -86,16 +87,28 @@ def post_trades(stack: ComposeStack, count: int, first_id: int) -> list[str]:
     return [trade["trade_id"] for trade in trades]
 
 
-def settled(stack: ComposeStack, timeout_s: float = 240) -> int:
-    """Wait until bronze holds every Kafka record and silver has caught up; return the Kafka total."""
+def settled(
+    stack: ComposeStack, timeout_s: float = 240, symbol: str = API_SYMBOL, trade_ids: Collection[str] = ()
+) -> int:
+    """Wait until bronze holds every Kafka record once, PostgreSQL mirrors silver, and every trade of
+    `trade_ids` (of `symbol`) has reached it; return the Kafka total.
+
+    Without the ids there is no telling a caught-up silver from one still behind (a restarted job's
+    first batch can take a minute), so every check of what was posted passes them."""
+    wanted = set(trade_ids)
+    # The ids are compared here, not sent in the SQL: thousands of them exceed the kernel's limit on
+    # one argument of `docker exec` (128 KiB).
+    arrived_sql = f"SELECT DISTINCT trade_id FROM silver.trades WHERE symbol = '{symbol}'"
 
     def probe() -> int | None:
         total = kafka_total(stack)
         rows, distinct = bronze_coordinates(stack)
         assert rows == distinct, f"bronze holds a Kafka record twice ({rows} rows, {distinct} coordinates)"
+        if wanted and not wanted <= {row[0] for row in stack.psql(arrived_sql)}:
+            return None
         mirrored = int(stack.psql("SELECT count(*) FROM silver.trades")[0][0])
         silver_rows, identities = silver_identities(stack)
         assert silver_rows == identities, f"silver holds a trade twice ({silver_rows} rows, {identities} trades)"
         return total if rows == total and mirrored == silver_rows else None
 
-    return wait_for("bronze to equal Kafka and silver to settle", probe, timeout_s)
+    return wait_for(f"bronze to equal Kafka and silver to settle with {len(wanted)} posted trades", probe, timeout_s)

@@ -110,7 +110,7 @@ def test_api_and_producer_trades_reach_bronze_silver_and_postgres(stack: Compose
         "SELECT count(*) FROM silver.trades WHERE source = 'binance'")[0][0]) > 500, 300)  # fmt: skip
     # Exact counts need a quiet topic; the replay would otherwise run for the recording's 6 minutes.
     stack.compose("stop", "producer")
-    total = settled(stack)
+    total = settled(stack, trade_ids=ids)
     assert total >= 700
     # The command the README gives, without -it (no terminal here).
     rows = stack.exec("postgres", "psql", "-U", "admin", "-d", "market_db", "-c",
@@ -252,10 +252,10 @@ def test_airflow_schedules_dbt_gold_and_runs_retrain_and_maintenance(stack: Comp
     wait_for("a scheduled dbt_gold run to succeed", scheduled_success, 900, interval_s=15)
     trigger_and_wait(stack, "retrain_model", 1500)
     # Maintenance commits OPTIMIZE / VACUUM while both streams keep committing to the same tables.
-    post_trades(stack, 100, first_id=200_000)
+    during = post_trades(stack, 100, first_id=200_000)
     trigger_and_wait(stack, "lake_maintenance", 1200)
-    post_trades(stack, 100, first_id=300_000)
-    settled(stack)
+    after = post_trades(stack, 100, first_id=300_000)
+    settled(stack, trade_ids=during + after)
 
 
 def test_the_dashboard_draws_candles_in_a_browser(stack: ComposeStack) -> None:
@@ -293,8 +293,10 @@ def test_down_and_up_again_loses_nothing(stack: ComposeStack) -> None:
     # The producer comes back and its stand-in replays the same recording from the start: Kafka and
     # bronze grow by those records, silver must not (every replayed trade is one it already holds).
     stack.compose("stop", "producer")
-    assert settled(stack) >= before
-    assert silver_identities(stack)[1] == silver_before
+    # Trades posted after the replay: once they are in, silver has read past everything before them.
+    marker = post_trades(stack, 10, first_id=350_000)
+    assert settled(stack, trade_ids=marker) >= before
+    assert silver_identities(stack)[1] == silver_before + len(marker)
 
 
 def _started_at(stack: ComposeStack, container: str) -> str:
@@ -305,7 +307,7 @@ def test_a_crashed_silver_driver_is_restarted_by_its_policy_and_doubles_nothing(
     stack.compose("stop", "producer")
     before = settled(stack)
     started = _started_at(stack, "spark-silver")
-    post_trades(stack, 300, first_id=400_000)
+    ids = post_trades(stack, 300, first_id=400_000)
     # A crash: every process of the job dies at once (kill -9), as on an out-of-memory kill.
     stack.docker("exec", "spark-silver", "sh", "-c", "kill -9 -1", check=False)
     wait_for(
@@ -316,18 +318,18 @@ def test_a_crashed_silver_driver_is_restarted_by_its_policy_and_doubles_nothing(
         ),
         180,
     )
-    assert settled(stack, timeout_s=420) == before + 300
+    assert settled(stack, timeout_s=420, trade_ids=ids) == before + 300
 
 
 def test_docker_kill_then_start_loses_and_doubles_nothing(stack: ComposeStack) -> None:
     # `docker kill` counts as a manual stop: Docker's restart policies never restart it (checked on
     # 20.10 with unless-stopped, always and on-failure), so the operator starts it again.
     before = settled(stack)
-    post_trades(stack, 300, first_id=500_000)
+    ids = post_trades(stack, 300, first_id=500_000)
     stack.docker("kill", "spark-silver")
     assert "exited" in stack.docker("inspect", "--format", "{{.State.Status}}", "spark-silver").stdout
     stack.up("spark-silver")
-    assert settled(stack, timeout_s=420) == before + 300
+    assert settled(stack, timeout_s=420, trade_ids=ids) == before + 300
     api_rows = int(stack.psql(f"SELECT count(*) FROM silver.trades WHERE symbol = '{API_SYMBOL}'")[0][0])
     assert_within_limits(stack)
     assert api_rows == int(stack.psql(
