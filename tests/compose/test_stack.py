@@ -206,8 +206,11 @@ def test_every_container_holds_only_the_access_it_needs(stack: ComposeStack) -> 
     _denied(lambda: s3(stack, "MLFLOW").get_object(Bucket=lake, Key=key))
     assert reader.head_object(Bucket=lake, Key=key)["ContentLength"] > 0  # still there
     for name in ("ingestion-api", "producer", "dbt_transformer"):
-        env = stack.exec(name, "env").stdout
+        # The container's configured environment (inspect, not exec: the producer is stopped until the
+        # dashboard test).
+        env = stack.docker("inspect", "--format", "{{json .Config.Env}}", name).stdout
         assert "LAKEHOUSE_S3_SECRET_KEY" not in env and "MLFLOW_TRACKING_PASSWORD" not in env, name
+        assert "LAKEHOUSE_KAFKA_BOOTSTRAP=kafka:9092" in env, name  # the inspection did read its environment
 
     # PostgreSQL: the reader role cannot write, even with its own password and a direct connection.
     denied = stack.docker("exec", "-e", f"PGPASSWORD={stack.env['PG_READER_PASSWORD']}", "postgres", "psql",
