@@ -76,6 +76,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def as_user(monkeypatch: pytest.MonkeyPatch, server: str):  # type: ignore[no-untyped-def]
     """Switch the MLflow client to one user, as a container's MLFLOW_TRACKING_USERNAME/PASSWORD do."""
 
+    # Earlier tests in the session may have left the scorer's fail-fast client settings in os.environ
+    # (5 s, one retry: lakehouse/ml/scoring.py); a cold auth server on a busy machine needs longer.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+
     def switch(user: str) -> None:
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORDS[user])
