@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
-# The image of the Python services without Spark (API, producer, company simulator, dbt, MLflow, dashboard).
-# Dependencies come from requirements.txt (exported from uv.lock by `make requirements`) and are
-# installed in their own stage before any project code is copied, so a code change rebuilds only the
-# last, small layers.
+# The images of the Python services without Spark, one per dependency group (build argument
+# DEPENDENCY_GROUP): ingest (API, producer, company simulator), dbt, mlflow-server, dashboard.
+# Dependencies come from requirements/<group>.txt (exported from uv.lock by `make requirements`) and
+# are installed in their own stage before any project code is copied, so a code change rebuilds only
+# the last, small layers.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
@@ -14,7 +15,10 @@ RUN python -m venv "${VIRTUAL_ENV}"
 ENV PATH="${VIRTUAL_ENV}/bin:${PATH}"
 # Extra CAs (a TLS-intercepting proxy, a registry mirror) for pip only: ops/docker/ca-certificates/.
 COPY ops/docker/ca-certificates/ /tmp/extra-ca/
-COPY requirements.txt /tmp/requirements.txt
+# Which image this is: a dependency group of pyproject.toml (ingest, dbt, mlflow-server or dashboard), exported from the
+# lock to requirements/<group>.txt by `make requirements`. Each image installs only its group.
+ARG DEPENDENCY_GROUP=ingest
+COPY requirements/${DEPENDENCY_GROUP}.txt /tmp/requirements.txt
 # Every pin (and every transitive pin) comes from the lock; --no-deps refuses anything unlisted.
 RUN cat /etc/ssl/certs/ca-certificates.crt /tmp/extra-ca/*.crt > /tmp/ca-bundle.pem 2>/dev/null \
         || cp /etc/ssl/certs/ca-certificates.crt /tmp/ca-bundle.pem \

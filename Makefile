@@ -67,9 +67,15 @@ infra-down: ## Stop local Kafka + PostgreSQL
 bench: setup ## Run every benchmark; figures in bench/results/
 	@$(RUN) python -m bench
 
+# The dependency groups of pyproject.toml that are images (Dockerfile, Dockerfile.spark).
+IMAGE_GROUPS := ingest dbt mlflow-server dashboard spark airflow
+
 .PHONY: requirements
-requirements: ## Re-export requirements.txt (for the images) from uv.lock
-	@uv export --frozen --no-dev --no-emit-project --no-hashes -o requirements.txt >/dev/null
+requirements: ## Re-export requirements/<group>.txt (one per image) from uv.lock
+	@for group in $(IMAGE_GROUPS); do \
+		uv export --frozen --no-default-groups --group $$group --no-emit-project --no-hashes \
+			-o requirements/$$group.txt >/dev/null || exit 1; \
+	done
 
 .PHONY: up
 up: ## docker compose: write .env with random secrets if missing, then start everything

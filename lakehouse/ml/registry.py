@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lakehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,7 @@ class ChampionRef:
     run_id: str | None
 
 
-def champion_version(client: Any) -> Any | None:
+def champion_version(client: MlflowClient) -> ModelVersion | None:
     """The ModelVersion behind `price_forecaster@champion` (MlflowClient), or None when there is none yet.
 
     Asks whether the model exists first: a server with authentication answers 403, not 404, for an

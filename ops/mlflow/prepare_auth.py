@@ -41,6 +41,9 @@ def main() -> None:
     config = Path(os.environ["MLFLOW_AUTH_CONFIG_PATH"])
     config.parent.mkdir(parents=True, exist_ok=True)
     config.touch(mode=0o600)
+    # touch's mode applies only to a new file (and through the umask): one left by an earlier start
+    # keeps its own, and the file holds the database password.
+    config.chmod(0o600)
     config.write_text(auth_config(database_uri))
 
     # Imported only now: the mlflow.server.auth package reads the configuration file on import.

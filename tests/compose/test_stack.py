@@ -182,11 +182,18 @@ def _denied(action: Any) -> None:
 
 
 # A driver that does not hold SPARK_AUTH_SECRET (PYSPARK_SUBMIT_ARGS carries none; the platform's
-# sessions add it from their settings). `timeout` bounds the master's registration retries.
-NO_SECRET_DRIVER = """
+# sessions add it from their settings). `timeout` bounds the master's registration retries. The same
+# driver given the secret is the control: it runs, so the refusal is the secret's doing.
+DRIVER = """
+import os
 from pyspark.sql import SparkSession
-spark = SparkSession.builder.master("spark://spark-master:7077").appName("no-secret").getOrCreate()
+builder = SparkSession.builder.master("spark://spark-master:7077").appName("{name}")
+if "{name}" == "with-secret":
+    builder = builder.config("spark.authenticate", "true").config(
+        "spark.authenticate.secret", os.environ["LAKEHOUSE_SPARK_AUTH_SECRET"])
+spark = builder.getOrCreate()
 print("RAN", spark.range(3).count())
+spark.stop()
 """
 
 
@@ -197,7 +204,8 @@ def test_every_container_holds_only_the_access_it_needs(stack: ComposeStack) -> 
     # MinIO: the dashboard's user lists and reads the lake but cannot change it; the lake's writer
     # cannot reach MLflow's artifacts, nor MLflow's user the lake.
     reader = s3(stack, "READER")
-    key = next(item["Key"] for item in reader.list_objects_v2(Bucket=lake, Prefix="lake/silver/trades/")["Contents"]
+    pages = reader.get_paginator("list_objects_v2").paginate(Bucket=lake, Prefix="lake/silver/trades/")
+    key = next(item["Key"] for page in pages for item in page.get("Contents", [])
                if item["Key"].endswith(".parquet"))  # fmt: skip
     assert reader.get_object(Bucket=lake, Key=key)["Body"].read(4) == b"PAR1"
     _denied(lambda: reader.delete_object(Bucket=lake, Key=key))
@@ -239,9 +247,12 @@ def test_every_container_holds_only_the_access_it_needs(stack: ComposeStack) -> 
     app = silver_app()
     kill = httpx.post("http://127.0.0.1:8080/app/kill/", data={"id": app["id"], "terminate": "true"}, timeout=30)
     assert kill.status_code >= 400, kill.status_code
-    outsider = stack.docker("exec", "spark-silver", "timeout", "120", "python", "-c", NO_SECRET_DRIVER,
-                            timeout_s=240, check=False)  # fmt: skip
+    outsider = stack.docker("exec", "spark-silver", "timeout", "120", "python", "-c",
+                            DRIVER.format(name="no-secret"), timeout_s=240, check=False)  # fmt: skip
     assert outsider.returncode != 0 and "RAN" not in outsider.stdout, outsider.stdout[-2000:]
+    insider = stack.docker("exec", "spark-silver", "timeout", "300", "python", "-c",
+                           DRIVER.format(name="with-secret"), timeout_s=400, check=False)  # fmt: skip
+    assert insider.returncode == 0 and "RAN 3" in insider.stdout, (insider.stdout + insider.stderr)[-2000:]
     apps = httpx.get("http://127.0.0.1:8080/json/", timeout=30).json()
     assert "no-secret" not in {a["name"] for a in apps["activeapps"] + apps.get("completedapps", [])}
     assert silver_app()["id"] == app["id"] and silver_app()["state"] == "RUNNING"

@@ -27,7 +27,15 @@ EXPECTED_COMMANDS = {
     "airflow-dag-processor": ["airflow", "dag-processor"],
 }
 # Services built from our Dockerfiles, i.e. the platform's own code.
-APP_IMAGES = {"lakehouse/python:local": "Dockerfile", "lakehouse/spark:local": "Dockerfile.spark"}
+# Image -> (Dockerfile, dependency group of pyproject.toml it installs).
+APP_IMAGES = {
+    "lakehouse/ingest:local": ("Dockerfile", "ingest"),
+    "lakehouse/dbt:local": ("Dockerfile", "dbt"),
+    "lakehouse/mlflow:local": ("Dockerfile", "mlflow-server"),
+    "lakehouse/dashboard:local": ("Dockerfile", "dashboard"),
+    "lakehouse/spark:local": ("Dockerfile.spark", "spark"),
+    "lakehouse/airflow:local": ("Dockerfile.spark", "airflow"),
+}
 # Every app container that runs platform code reads the shared settings.
 SETTINGS_FREE_APPS = {"spark-master", "spark-worker", "mlflow"}
 # Where each image keeps the data a named volume must hold.
@@ -361,8 +369,17 @@ def test_each_of_our_images_is_built_by_exactly_one_service(services) -> None:
     for name, svc in services.items():
         if "build" in svc:
             builders.setdefault(svc["image"], []).append(name)
-            assert svc["build"]["dockerfile"] == APP_IMAGES[svc["image"]], name
-    assert builders == {"lakehouse/python:local": ["ingestion-api"], "lakehouse/spark:local": ["spark-master"]}
+            dockerfile, group = APP_IMAGES[svc["image"]]
+            assert svc["build"]["dockerfile"] == dockerfile, name
+            assert svc["build"]["args"] == {"DEPENDENCY_GROUP": group}, name
+    assert builders == {
+        "lakehouse/ingest:local": ["ingestion-api"],
+        "lakehouse/dbt:local": ["dbt"],
+        "lakehouse/mlflow:local": ["mlflow"],
+        "lakehouse/dashboard:local": ["dashboard"],
+        "lakehouse/spark:local": ["spark-master"],
+        "lakehouse/airflow:local": ["airflow-init"],
+    }
     for name, svc in services.items():
         if svc.get("image") in APP_IMAGES and "build" not in svc:
             assert svc.get("pull_policy") == "never", f"{name} would try to pull {svc['image']}"

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -66,14 +67,29 @@ def test_dependencies_are_installed_from_the_lock_before_the_code_is_copied(name
     install = text.index("pip install --no-deps --requirement /tmp/requirements.txt")
     first_code_copy = text.index("COPY --chown=root:root lakehouse/")
     assert install < first_code_copy
-    assert "COPY requirements.txt" in text and "COPY . " not in text
+    # Only the image's own dependency group, never the whole lock.
+    assert "COPY requirements/${DEPENDENCY_GROUP}.txt /tmp/requirements.txt" in text and "COPY . " not in text
 
 
-def test_requirements_txt_is_the_export_of_the_lock() -> None:
+def _image_groups() -> list[str]:
+    makefile = (REPO / "Makefile").read_text()
+    return re.search(r"(?m)^IMAGE_GROUPS := (.+)$", makefile).group(1).split()  # type: ignore[union-attr]
+
+
+def test_every_image_group_is_a_dependency_group_with_its_export() -> None:
+    groups = _image_groups()
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["dependency-groups"]
+    assert set(groups) <= set(declared) and "dev" not in groups
+    assert sorted(path.stem for path in (REPO / "requirements").glob("*.txt")) == sorted(groups)
+    assert not (REPO / "requirements.txt").exists(), "the images install requirements/<group>.txt"
+
+
+@pytest.mark.parametrize("group", _image_groups())
+def test_requirements_are_the_export_of_the_lock(group: str) -> None:
     if shutil.which("uv") is None:
         pytest.skip("uv is not on PATH")
     exported = subprocess.run(
-        ["uv", "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes"],
+        ["uv", "export", "--frozen", "--no-default-groups", "--group", group, "--no-emit-project", "--no-hashes"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -83,7 +99,7 @@ def test_requirements_txt_is_the_export_of_the_lock() -> None:
     def pins(text: str) -> set[str]:
         return {line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
 
-    assert pins(exported) == pins((REPO / "requirements.txt").read_text()), "run `make requirements`"
+    assert pins(exported) == pins((REPO / "requirements" / f"{group}.txt").read_text()), "run `make requirements`"
 
 
 def test_spark_image_builds_the_jars_from_the_same_manifest_as_local_mode() -> None:
@@ -91,10 +107,10 @@ def test_spark_image_builds_the_jars_from_the_same_manifest_as_local_mode() -> N
     assert "COPY jvm/ /build/jvm/" in text
     assert "mvn -B -q package -Djars.dir=/jars" in text
     assert 'install_jars.py /tmp/jvm-jars "${SPARK_HOME}/jars"' in text
-    pyspark = next(
-        line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("pyspark==")
-    )
-    assert pyspark == "pyspark==4.2.0"
+    for group in ("spark", "airflow"):
+        text_of_group = (REPO / "requirements" / f"{group}.txt").read_text()
+        pyspark = next(line for line in text_of_group.splitlines() if line.startswith("pyspark=="))
+        assert pyspark == "pyspark==4.2.0", group
     assert "openjdk-17-jre-headless" in text
 
 
