@@ -14,8 +14,11 @@ from lakehouse.logging_setup import configure_logging
 
 log = logging.getLogger("bench")
 # lake_sql_engines compares engines that are not dependencies, compose_footprint and compose_faults need a
-# running compose stack: run them on their own (see their docstrings).
-SKIP = {"common", "__main__", "report", "chaos_ledger", "lake_sql_engines", "compose_footprint", "compose_faults"}
+# running compose stack, image_sizes the built images: run them on their own (see their docstrings).
+SKIP = {
+    "common", "__main__", "report", "chaos_ledger", "lake_sql_engines", "compose_footprint", "compose_faults",
+    "image_sizes",
+}  # fmt: skip
 
 
 def main() -> int:

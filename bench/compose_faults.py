@@ -5,6 +5,8 @@ Needs the compose run's stack, kept: `LAKEHOUSE_KEEP_COMPOSE=1 make test-compose
 
     uv run python -m bench.compose_faults [--services kafka,postgres,...]
 
+(a run of some services keeps the recorded runs of the others, each with its time).
+
 Run on its own, not by `make bench` (it takes about 2 minutes a fault). For each service in turn:
 - a company posts trades through the API without pause (batches of 50, about 200 trades/s), and
   repeats every batch the API refuses, as its 503 asks, so that each trade ends acknowledged;
@@ -21,6 +23,7 @@ containers the restart policy brought back. Results: bench/results/compose_fault
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import threading
 import time
@@ -30,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import write_result
+from bench.common import RESULTS_DIR, write_result
 from lakehouse.airgap.go_tools import DOCKER_COMPOSE, ensure_go_tool
 from lakehouse.logging_setup import configure_logging
 from lakehouse.paths import state_dir
@@ -138,14 +141,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     stack = ComposeStack(binary=ensure_go_tool(DOCKER_COMPOSE), env_file=args.env_file)
     stack.compose("stop", "producer")  # exact counts need the API's trades alone
-    runs: dict[str, Any] = {}
-    for service in args.services.split(","):
+    chosen = args.services.split(",")
+    # A run of some services keeps the recorded runs of the others (each run says when it was measured).
+    runs: dict[str, Any] = {service: run for service, run in earlier_runs().items() if service not in chosen}
+    for service in chosen:
+        measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
-            runs[service] = fault(stack, service)
+            runs[service] = {**fault(stack, service), "measured_at": measured_at}
         except AssertionError as error:  # not settled in time: recorded, and the next fault still runs
             log.error("%s: %s", service, error)
-            runs[service] = {"error": str(error)[:2000]}
-        record(runs, planned=args.services.split(","))  # after each fault, so a cut-short run keeps its figures
+            runs[service] = {"error": str(error)[:2000], "measured_at": measured_at}
+        record(runs, planned=list(SERVICES))  # after each fault, so a cut-short run keeps its figures
+
+
+def earlier_runs() -> dict[str, Any]:
+    path = RESULTS_DIR / "compose_faults.json"
+    if not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    return {
+        service: {"measured_at": earlier["measured_at"], **run} for service, run in earlier["figures"]["runs"].items()
+    }
 
 
 def record(runs: dict[str, Any], planned: list[str]) -> None:

@@ -45,6 +45,7 @@ DATA_PATHS = {
     "minio": "/data",
     "prometheus": "/prometheus",
     "grafana": "/var/lib/grafana",
+    "spark-master": "/home/lakehouse/.lakehouse",  # its recovery state (workers, applications)
 }
 INFRASTRUCTURE = {"cadvisor"}
 
@@ -312,6 +313,9 @@ def test_named_volumes_sit_where_each_image_keeps_its_data(compose, service, pat
 
 
 def test_data_paths_agree_with_the_services_own_settings(services) -> None:
+    master = _environment(services["spark-master"])["SPARK_MASTER_OPTS"]
+    assert "-Dspark.deploy.recoveryMode=FILESYSTEM" in master
+    assert f"-Dspark.deploy.recoveryDirectory={DATA_PATHS['spark-master']}/" in master
     assert _environment(services["kafka"])["KAFKA_LOG_DIRS"] == DATA_PATHS["kafka"]
     assert command_words(services["minio"]["command"])[:2] == ["server", DATA_PATHS["minio"]]
     assert "--storage.tsdb.path=/prometheus" in command_words(services["prometheus"]["command"])
