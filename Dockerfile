@@ -15,8 +15,9 @@ RUN python -m venv "${VIRTUAL_ENV}"
 ENV PATH="${VIRTUAL_ENV}/bin:${PATH}"
 # Extra CAs (a TLS-intercepting proxy, a registry mirror) for pip only: ops/docker/ca-certificates/.
 COPY ops/docker/ca-certificates/ /tmp/extra-ca/
-# Which image this is: a dependency group of pyproject.toml (ingest, dbt, mlflow-server or dashboard), exported from the
-# lock to requirements/<group>.txt by `make requirements`. Each image installs only its group.
+# Which image this is: a dependency group of pyproject.toml (ingest, dbt, mlflow-server or
+# dashboard), exported from the lock to requirements/<group>.txt by `make requirements`. Each image
+# installs only its group.
 ARG DEPENDENCY_GROUP=ingest
 COPY requirements/${DEPENDENCY_GROUP}.txt /tmp/requirements.txt
 # Every pin (and every transitive pin) comes from the lock; --no-deps refuses anything unlisted.

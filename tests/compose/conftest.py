@@ -100,8 +100,9 @@ def stack(engine: Engine, run_dir: Path) -> Iterator[ComposeStack]:
         # What `lakehouse images build` does (docs/docker.md, "Building without Docker Hub").
         stack.timed("build base and stand-in images", build_all)
         stack.timed("find extra CAs", lambda: write_extra_ca(PYTHON.tag))
-        # The spark image first: the airflow image, from the same Dockerfile, then reuses its jar and
-        # Java layers (the classic builder does not share a stage between two builds at once).
+        # The spark image first: the classic builder builds every stage of Dockerfile.spark, the airflow
+        # image's dependencies included, so that image then comes from cache (two builds at once would
+        # each build those stages).
         stack.timed("build the spark image", lambda: stack.compose("build", "spark-master", timeout_s=3000))
         stack.timed("build our other images", lambda: stack.compose("build", timeout_s=3000))
         stack.timed("up --wait (first start)", lambda: stack.up())
